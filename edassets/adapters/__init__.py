@@ -1,0 +1,1 @@
+"""Source adapters: read vendor exports and map them onto the unified schema."""

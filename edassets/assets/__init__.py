@@ -1,0 +1,1 @@
+"""Asset factory: platform specs -> partitioned raw/parsed/validated/loaded assets and their checks."""

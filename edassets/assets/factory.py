@@ -1,0 +1,240 @@
+"""The factory: a platform spec in, its partitioned raw → parsed → validated → loaded graph out.
+
+This is the only place provider assets get Dagster decorators. One small builder per stage
+(no late-binding closures in loops: each builder call binds its own spec and feed).
+"""
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import dagster as dg
+
+from edassets.adapters.csv_files import read_csv_text
+from edassets.adapters.file_drop import DropError, RawDrop, collect_files, select_drop
+from edassets.adapters.manifest import resolve_sync_mode
+from edassets.adapters.mapping import ParsedBatch, map_feed
+from edassets.adapters.spec import FeedSpec, ParseContext, PlatformSpec
+from edassets.assets.partitions import partition_parts
+from edassets.checks.gates import build_quarantine_checks, ensure_gate_passed
+from edassets.checks.references import ReferenceResolver
+from edassets.checks.validation import ValidatedBatch, validate_batch
+from edassets.resources.districts import DistrictRegistryResource
+from edassets.resources.dropbox import DropboxResource
+from edassets.resources.warehouse import WarehouseResource
+
+RAW_IO_MANAGER = "raw_io_manager"
+BATCH_IO_MANAGER = "batch_io_manager"
+STAGES = ("raw", "parsed", "validated", "loaded")
+
+
+def asset_key(platform: str, stage: str, feed: str) -> dg.AssetKey:
+    """The key `[platform, stage, feed]` every provider asset has."""
+    return dg.AssetKey([platform, stage, feed])
+
+
+class DropConfig(dg.Config):
+    """Where the raw asset reads the district's files from.
+
+    Attributes:
+        paths: files, folders or zips; empty means the district's dropbox folder.
+    """
+
+    paths: list[str] = []
+
+
+@dataclass(frozen=True)
+class PlatformAssets:
+    """Everything the factory builds for one platform."""
+
+    assets: list[dg.AssetsDefinition]
+    checks: list[dg.AssetChecksDefinition]
+
+
+def _referenced_feeds(spec: PlatformSpec, feed: FeedSpec) -> dict[str, FeedSpec]:
+    """Referenced entity name -> the feed of the same platform producing it."""
+    producers = {f.entity.name: f for f in spec.feeds if f is not feed}
+    return {r.entity: producers[r.entity] for r in feed.entity.references if r.entity in producers}
+
+
+def _raw_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    wanted = feed.files + ((spec.manifest.file,) if spec.manifest else ())
+
+    @dg.asset(
+        key=asset_key(spec.name, "raw", feed.name),
+        partitions_def=partitions,
+        io_manager_key=RAW_IO_MANAGER,
+        group_name=spec.name,
+        kinds=set(spec.kinds),
+        pool=spec.name,
+        description=f"{spec.title}: the bytes of {', '.join(wanted)} exactly as received, archived write-once.",
+    )
+    def raw(context: dg.AssetExecutionContext, config: DropConfig, dropbox: DropboxResource) -> RawDrop:
+        district, day = partition_parts(context.partition_key)
+        paths = config.paths or dropbox.paths_for(spec.name, district, day)
+        if not paths:
+            raise dg.Failure(f"no files for {spec.name} district {district} on {day}: pass paths or fill the dropbox")
+        try:
+            files, containers = collect_files(paths)
+        except DropError as error:
+            raise dg.Failure(f"{spec.name}/{feed.name}: {error}") from None
+        drop = select_drop(files, containers, wanted, spec.file_signatures)
+        context.log.info(f"{spec.name}/{feed.name} {context.partition_key}: received {len(drop.files)} files"
+                         + (f", missing {', '.join(drop.missing)}" if drop.missing else ""))
+        return drop
+
+    return raw
+
+
+def _parsed_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    @dg.asset(
+        key=asset_key(spec.name, "parsed", feed.name),
+        ins={"raw": dg.AssetIn(asset_key(spec.name, "raw", feed.name))},
+        partitions_def=partitions,
+        io_manager_key=BATCH_IO_MANAGER,
+        group_name=spec.name,
+        kinds={"pandas"},
+        description=f"{feed.description} Mapped to the unified {feed.entity.name} schema, with lineage.",
+    )
+    def parsed(context: dg.AssetExecutionContext, raw: RawDrop, districts: DistrictRegistryResource) -> ParsedBatch:
+        district_id, _ = partition_parts(context.partition_key)
+        district = districts.district(district_id)
+        files = raw.by_name()
+        try:
+            sync_mode = resolve_sync_mode(spec, feed, files)
+        except DropError as error:
+            raise dg.Failure(f"{spec.name}/{feed.name}: {error}") from None
+        readable = {name for name in (f.lower() for f in feed.files) if name in files} if sync_mode != "absent" else set()
+        tables = {name: read_csv_text(files[name].data) for name in readable}
+        primary = files.get(feed.file.lower())
+        batch = map_feed(
+            feed,
+            tables,
+            context=ParseContext(district_id=district_id, timezone=district.zone, platform=spec.name),
+            archive_key=(primary.archive_key or "") if primary else "",
+            run_id=context.run_id,
+            sync_mode=sync_mode,
+        )
+        context.add_output_metadata({
+            "records": batch.records,
+            "parse_errors": len(batch.errors),
+            "sync_mode": sync_mode,
+            "missing_columns": ", ".join(batch.missing_columns) or "none",
+            "dagster/row_count": len(batch.frame),
+        })
+        return batch
+
+    return parsed
+
+
+def _validated_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    referenced = _referenced_feeds(spec, feed)
+    ref_ins = {f"ref_{f.name}": dg.AssetIn(asset_key(spec.name, "validated", f.name)) for f in referenced.values()}
+
+    @dg.asset(
+        key=asset_key(spec.name, "validated", feed.name),
+        ins={"parsed": dg.AssetIn(asset_key(spec.name, "parsed", feed.name)), **ref_ins},
+        partitions_def=partitions,
+        io_manager_key=BATCH_IO_MANAGER,
+        group_name=spec.name,
+        kinds={"pandera"},
+        description=(
+            f"{feed.entity.name} rows of {spec.title} that passed the schema, reference and identity checks; "
+            "the rest are quarantined with a per-record report."
+        ),
+    )
+    def validated(
+        context: dg.AssetExecutionContext, parsed: ParsedBatch, warehouse: WarehouseResource, **refs: ValidatedBatch
+    ) -> ValidatedBatch:
+        district_id, _ = partition_parts(context.partition_key)
+        batch_ids = {
+            entity: refs[f"ref_{ref_feed.name}"].rows[ref_feed.entity.id_column] for entity, ref_feed in referenced.items()
+        }
+        resolver = ReferenceResolver(batch_ids, warehouse, district_id)
+        result = validate_batch(
+            feed,
+            parsed,
+            reference_exists=resolver.exists,
+            person_lookup=lambda ids, id_types: warehouse.person_ids(district_id, ids, id_types),
+        )
+        # Counts and rule names only: offending values can be student PII and stay in the archive.
+        context.log.info(
+            f"{spec.name}/{feed.name} {context.partition_key}: {result.received} received, {len(result.rows)} passed, "
+            f"{result.quarantined} quarantined ({result.quarantine_rate:.1%}); top failures: {result.summary_by_rule(3)}"
+        )
+        context.add_output_metadata({
+            "received": result.received,
+            "passed": len(result.rows),
+            "quarantined": result.quarantined,
+            "quarantine_rate": dg.MetadataValue.float(round(result.quarantine_rate, 6)),
+            "duplicates_dropped": result.duplicates_dropped,
+            "top_failures": result.summary_by_rule(),
+            "sync_mode": result.sync_mode,
+        })
+        return result
+
+    return validated
+
+
+def _loaded_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.PartitionsDefinition, warehouse_kind: str) -> dg.AssetsDefinition:
+    validated_key = asset_key(spec.name, "validated", feed.name)
+    # Referenced rows load first, so a reader never sees an enrollment before its class.
+    load_after = [asset_key(spec.name, "loaded", f.name) for f in _referenced_feeds(spec, feed).values()]
+
+    @dg.asset(
+        key=asset_key(spec.name, "loaded", feed.name),
+        ins={"validated": dg.AssetIn(validated_key)},
+        deps=load_after,
+        partitions_def=partitions,
+        group_name=spec.name,
+        kinds={warehouse_kind},
+        description=(
+            f"Validated {feed.entity.name} rows upserted into the warehouse table `{feed.entity.name}` "
+            "in one transaction (snapshots deactivate what they no longer contain)."
+        ),
+    )
+    def loaded(
+        context: dg.AssetExecutionContext, validated: ValidatedBatch, warehouse: WarehouseResource
+    ) -> dg.MaterializeResult:
+        ensure_gate_passed(context.instance, validated_key, str(context.partition_key))
+        district_id, _ = partition_parts(context.partition_key)
+        if validated.sync_mode == "absent":
+            context.log.info(f"{spec.name}/{feed.name} {context.partition_key}: absent in this drop, nothing loaded")
+            return dg.MaterializeResult(metadata={"sync_mode": "absent", "inserted": 0, "updated": 0, "deactivated": 0})
+        snapshot_of = {"district_id": district_id, "source_platform": spec.name} if validated.sync_mode == "snapshot" else None
+        stats = warehouse.load(feed.entity, validated.rows, snapshot_of=snapshot_of, now=datetime.now(UTC))
+        context.log.info(
+            f"{spec.name}/{feed.name} {context.partition_key}: inserted {stats.inserted}, updated {stats.updated}, "
+            f"unchanged {stats.unchanged}, deactivated {stats.deactivated}"
+        )
+        return dg.MaterializeResult(metadata={
+            "sync_mode": validated.sync_mode,
+            "inserted": stats.inserted,
+            "updated": stats.updated,
+            "unchanged": stats.unchanged,
+            "deactivated": stats.deactivated,
+            "dagster/row_count": len(validated.rows),
+        })
+
+    return loaded
+
+
+def build_platform_assets(spec: PlatformSpec, partitions: dg.PartitionsDefinition, warehouse_kind: str) -> PlatformAssets:
+    """All assets and checks of one platform.
+
+    Args:
+        spec: the platform.
+        partitions: its district × day partitions.
+        warehouse_kind: Dagster kind shown on loaded assets (`postgres` or `sqlite`).
+    """
+    assets: list[dg.AssetsDefinition] = []
+    checks: list[dg.AssetChecksDefinition] = []
+    for feed in spec.feeds:
+        assets += [
+            _raw_asset(spec, feed, partitions),
+            _parsed_asset(spec, feed, partitions),
+            _validated_asset(spec, feed, partitions),
+            _loaded_asset(spec, feed, partitions, warehouse_kind),
+        ]
+        referenced = {entity: asset_key(spec.name, "validated", f.name) for entity, f in _referenced_feeds(spec, feed).items()}
+        checks += build_quarantine_checks(spec, feed, asset_key(spec.name, "validated", feed.name), referenced, partitions)
+    return PlatformAssets(assets, checks)

@@ -1,0 +1,241 @@
+"""`edassets`: import a district's files, run the demo, migrate the warehouse.
+
+Every import runs through Dagster on the same instance the UI reads (DAGSTER_HOME), so a
+command-line run shows up in the UI with its checks, metadata and logs.
+"""
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+from edassets.settings import Settings
+
+_DAGSTER_YAML = """\
+# Written by the edassets command line: the embedded default instance (SQLite storage).
+telemetry:
+  enabled: false
+"""
+
+
+def _prepare_instance_home(settings: Settings) -> Path:
+    """Point DAGSTER_HOME at the embedded instance unless the user chose one."""
+    home = Path(os.environ.setdefault("DAGSTER_HOME", str(settings.dagster_home)))
+    home.mkdir(parents=True, exist_ok=True)
+    config = home / "dagster.yaml"
+    if not config.exists():
+        config.write_text(_DAGSTER_YAML, encoding="utf-8")
+    return home
+
+
+@dataclass(frozen=True)
+class FeedSummary:
+    """One feed's outcome in one import."""
+
+    feed: str
+    received: int
+    loaded: int
+    quarantined: int
+    deactivated: int
+    report: str | None
+    status: str
+
+    def line(self) -> str:
+        """One human line, no record values (they can be student PII)."""
+        report = f"  report: {self.report}" if self.report and self.quarantined else ""
+        return (f"  {self.feed:<20} received {self.received:>7}  loaded {self.loaded:>7}  "
+                f"quarantined {self.quarantined:>6}  deactivated {self.deactivated:>6}  {self.status}{report}")
+
+
+@dataclass(frozen=True)
+class ImportOutcome:
+    """What an import did, feed by feed, and why a run failed if it did."""
+
+    platform: str
+    partition: str
+    feeds: list[FeedSummary]
+    failure: str | None
+
+
+def run_import(platform_name: str, paths: Sequence[str], district: str, day: str, *, timezone: str | None = None,
+               settings: Settings | None = None) -> ImportOutcome:
+    """Run a platform's whole asset graph for one district and day on the given files.
+
+    Registers the district (registry entry and partition) if it is new.
+
+    Args:
+        platform_name: registered platform.
+        paths: files, folders or zips the district handed over.
+        district: district id (normalised to [a-z0-9_-]).
+        day: delivery date, YYYY-MM-DD.
+        timezone: IANA zone for a district not yet registered.
+        settings: installation settings (default: from the environment).
+    """
+    import dagster as dg
+
+    from edassets.assets.factory import asset_key
+    from edassets.assets.partitions import districts_partitions_name, partition_key
+    from edassets.definitions import build_definitions, job_name
+    from edassets.platforms import platform
+    from edassets.resources.districts import District, DistrictRegistry, normalize_district_id
+    from edassets.resources.warehouse import upgrade_schema
+
+    settings = settings or Settings.from_env()
+    _prepare_instance_home(settings)
+    spec = platform(platform_name)
+    district_id = normalize_district_id(district)
+    upgrade_schema(settings.warehouse_url)
+
+    registry = DistrictRegistry.load(settings.registry_path)
+    entry = registry.get(district_id) or District(id=district_id, name=district, timezone=timezone or "UTC", source_id=district)
+    if spec.name not in entry.platforms:
+        roster = entry.roster_source or (spec.name if spec.roster else None)
+        entry = District(**{**entry.__dict__, "platforms": (*entry.platforms, spec.name), "roster_source": roster})
+        registry.with_district(entry).save(settings.registry_path)
+
+    instance = dg.DagsterInstance.get()
+    partitions_name = districts_partitions_name(spec.name)
+    if not instance.has_dynamic_partition(partitions_name, district_id):
+        instance.add_dynamic_partitions(partitions_name, [district_id])
+
+    defs = build_definitions(settings)
+    job = defs.resolve_job_def(job_name(spec.name))
+    absolute = [str(Path(p).resolve()) for p in paths]
+    run_config = {
+        "ops": {asset_key(spec.name, "raw", f.name).to_python_identifier(): {"config": {"paths": absolute}}
+                for f in spec.feeds},
+        # The summary is printed at the end; step-by-step logs are in the UI.
+        "loggers": {"console": {"config": {"log_level": os.environ.get("EDASSETS_LOG_LEVEL", "CRITICAL")}}},
+    }
+    key = partition_key(district_id, day)
+    result = job.execute_in_process(run_config=run_config, instance=instance, partition_key=key, raise_on_error=False)
+    return _summarize(spec, str(key), result)
+
+
+def _summarize(spec, partition: str, result) -> ImportOutcome:  # noqa: ANN001 - dagster types imported lazily
+    metadata: dict[tuple[str, str], dict[str, object]] = {}
+    for event in result.get_asset_materialization_events():
+        materialization = event.event_specific_data.materialization
+        _, stage, feed = materialization.asset_key.path
+        metadata[(stage, feed)] = {k: v.value for k, v in materialization.metadata.items()}
+    blocked = {
+        e.asset_check_evaluation_data.asset_key.path[2]
+        for e in result.all_events
+        if e.event_type_value == "ASSET_CHECK_EVALUATION"
+        and not e.asset_check_evaluation_data.passed
+        and e.asset_check_evaluation_data.severity.value == "ERROR"
+    }
+    failures = [
+        e.step_failure_data.error for e in result.all_events
+        if e.event_type_value == "STEP_FAILURE" and e.step_failure_data.error is not None
+    ]
+    crash = next((f for f in failures if f.cls_name != "DagsterAssetCheckFailedError"), None)
+
+    feeds = []
+    for feed in spec.feeds:
+        validated = metadata.get(("validated", feed.name), {})
+        loaded = metadata.get(("loaded", feed.name))
+        if loaded is not None:
+            status = "ok" if loaded.get("sync_mode") != "absent" else "absent"
+        elif feed.name in blocked:
+            status = "BLOCKED by data quality gate"
+        else:
+            status = "not loaded"
+        feeds.append(FeedSummary(
+            feed=feed.name,
+            received=int(validated.get("received", 0)),
+            loaded=int(loaded.get("dagster/row_count", 0)) if loaded else 0,
+            quarantined=int(validated.get("quarantined", 0)),
+            deactivated=int(loaded.get("deactivated", 0)) if loaded else 0,
+            report=str(validated["quarantine_report"]) if "quarantine_report" in validated else None,
+            status=status,
+        ))
+    failure = None
+    if crash is not None:
+        # Dagster's message starts with the exception's dotted class path; the reason is after it.
+        first_line = (crash.message or crash.cls_name).strip().splitlines()[0]
+        failure = first_line.split(": ", 1)[1] if first_line.startswith(("dagster.", "edassets.")) and ": " in first_line else first_line
+    return ImportOutcome(spec.name, partition, feeds, failure)
+
+
+def _print_outcome(outcome: ImportOutcome) -> None:
+    print(f"{outcome.platform} {outcome.partition}")
+    for feed in outcome.feeds:
+        print(feed.line())
+    if outcome.failure:
+        print(f"  run failed: {outcome.failure}")
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    outcome = run_import(args.platform, args.paths, args.district, args.date, timezone=args.timezone)
+    _print_outcome(outcome)
+    return 1 if outcome.failure else 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from edassets.demo.synthetic import SyntheticOptions, write_synthetic_district
+
+    settings = Settings.from_env()
+    files = write_synthetic_district(settings.home / "demo" / "files", SyntheticOptions(students=args.students))
+    failed = False
+    for platform_name, folder in (("oneroster_csv", files.oneroster_dir), ("nwea_map", files.nwea_dir)):
+        outcome = run_import(platform_name, [str(folder)], "demo-unified", args.date, timezone="America/Chicago",
+                             settings=settings)
+        _print_outcome(outcome)
+        failed |= outcome.failure is not None
+    print()
+    print(f"warehouse: {settings.warehouse_url}")
+    print(f"archive:   {settings.archive_url}")
+    print(f"open the Dagster UI on this instance: make ui   (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
+    return 1 if failed else 0
+
+
+def _cmd_db_upgrade(_: argparse.Namespace) -> int:
+    from edassets.resources.warehouse import upgrade_schema
+
+    settings = Settings.from_env()
+    upgrade_schema(settings.warehouse_url)
+    print("warehouse schema is up to date")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="edassets", description=__doc__.splitlines()[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    importer = commands.add_parser("import", help="import files a district handed over")
+    importer.add_argument("platform", help="platform name, e.g. oneroster_csv or nwea_map")
+    importer.add_argument("paths", nargs="+", help="files, folders or zip bundles")
+    importer.add_argument("--district", required=True, help="district id (normalised to [a-z0-9_-])")
+    importer.add_argument("--date", default=date.today().isoformat(), help="delivery date YYYY-MM-DD (default today)")
+    importer.add_argument("--timezone", help="IANA time zone of a new district (default UTC)")
+    importer.set_defaults(handler=_cmd_import)
+
+    demo = commands.add_parser("demo", help="import a synthetic demo district through every file platform")
+    demo.add_argument("--students", type=int, default=600, help="size of the demo district")
+    demo.add_argument("--date", default=date.today().isoformat(), help="delivery date YYYY-MM-DD (default today)")
+    demo.set_defaults(handler=_cmd_demo)
+
+    database = commands.add_parser("db", help="warehouse administration")
+    database_commands = database.add_subparsers(dest="db_command", required=True)
+    upgrade = database_commands.add_parser("upgrade", help="apply migrations to the configured warehouse")
+    upgrade.set_defaults(handler=_cmd_db_upgrade)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `edassets` console script."""
+    args = _parser().parse_args(argv)
+    try:
+        return args.handler(args)
+    except (KeyError, ValueError, OSError) as error:
+        message = error.args[0] if isinstance(error, KeyError) and error.args else error
+        print(f"edassets: {message}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Demo worlds: a deterministic synthetic district written in real vendor file formats."""

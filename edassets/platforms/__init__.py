@@ -1,0 +1,18 @@
+"""Platform modules: one declarative spec each. Register a new platform in PLATFORMS."""
+
+from edassets.adapters.spec import PlatformSpec
+from edassets.platforms import nwea_map, oneroster_csv
+
+PLATFORMS: dict[str, PlatformSpec] = {spec.name: spec for spec in (oneroster_csv.SPEC, nwea_map.SPEC)}
+
+
+def platform(name: str) -> PlatformSpec:
+    """The registered platform called `name`.
+
+    Raises:
+        KeyError: with the list of known platforms.
+    """
+    try:
+        return PLATFORMS[name]
+    except KeyError:
+        raise KeyError(f"unknown platform {name!r}; known: {', '.join(sorted(PLATFORMS))}") from None

@@ -1,0 +1,188 @@
+"""OneRoster 1.1 and 1.2 CSV bundles (1EdTech): the authoritative roster of many districts.
+
+Delivery: a flat zip (or a folder) of CSV files handed over by the district or dropped by
+its SIS nightly. `manifest.csv` (`propertyName,value`) says per file `bulk` (a complete
+snapshot: records missing from it are gone), `delta` (changed rows only; deletions arrive
+as `status=tobedeleted`) or `absent`.
+
+Quirks this spec relies on (K12_FORMATS.md §1.1):
+- 1.1 puts `role` and `orgSourcedIds` in users.csv; 1.2 moves them to roles.csv
+  (`roleType=primary` is the one we keep) and adds `primaryOrgSourcedId`.
+- Real files carry a UTF-8 BOM, CRLF, no final newline, header columns in any order and
+  vendor extension columns; the CSV reader and case-insensitive headers absorb all of it.
+- Booleans arrive as `true` and `TRUE`; 1.2 files in the wild write `1/05/2023` although
+  the spec says ISO 8601, so dates accept both.
+- `status=inactive` is a OneRoster 1.0 value that 1.1/1.2 files still contain; it means gone.
+- Grades are CEDS codes (`09`, `KG`) but multi-valued; a person keeps the first.
+"""
+
+import pandas as pd
+
+from edassets.adapters.codes import code_map, first_item
+from edassets.adapters.spec import Const, Derived, FeedSpec, Join, ManifestRule, ParseContext, PlatformSpec, col
+from edassets.adapters.transforms import boolean, integer, iso_or_us_date, lower_text, multi_value, text
+from edassets.schema import entities as e
+from edassets.schema.grades import first_ceds_grade, to_ceds_grade_list
+
+PLATFORM = "oneroster_csv"
+
+def _active(source: pd.DataFrame, _: ParseContext) -> pd.Series:
+    status = text(source["status"]).str.casefold()
+    active = status.map({"active": True, "tobedeleted": False, "inactive": False}).astype("boolean")
+    # A blank status is normal: the spec leaves it empty in bulk files.
+    return active.mask(status.isna(), True)
+
+
+ACTIVE = Derived(sources=(("status",),), fn=_active, rule="OneRoster status: active, tobedeleted or inactive")
+
+USER_ROLE = code_map(
+    {
+        "student": "student", "teacher": "teacher", "administrator": "administrator",
+        "aide": "staff", "proctor": "staff", "counselor": "staff",
+        "guardian": "guardian", "parent": "guardian", "relative": "guardian",
+        # OneRoster 1.2 role vocabulary
+        "districtAdministrator": "administrator", "principal": "administrator",
+        "siteAdministrator": "administrator", "systemAdministrator": "administrator",
+    },
+    "OneRoster user role",
+)
+ENROLLMENT_ROLE = code_map(
+    {"student": "student", "teacher": "teacher", "administrator": "administrator", "proctor": "proctor", "aide": "aide"},
+    "OneRoster enrollment role",
+)
+SESSION_TYPE = code_map(
+    {"schoolYear": "schoolYear", "semester": "semester", "term": "term", "gradingPeriod": "gradingPeriod"},
+    "OneRoster session type",
+)
+CLASS_TYPE = code_map({"homeroom": "homeroom", "scheduled": "scheduled"}, "OneRoster class type")
+
+
+def _state_id(source: pd.DataFrame, _: ParseContext) -> pd.Series:
+    # userIds holds typed ids such as "{Local:863},{State:604822}"; only a state id is ours to keep.
+    found = source["userIds"].str.extract(r"\{\s*(?i:state|stateid|state_id)\s*:\s*([^}]+?)\s*\}", expand=False)
+    return found.astype(pd.StringDtype("pyarrow"))
+
+
+STATE_ID = Derived(sources=(("userIds",),), fn=_state_id, rule="OneRoster userIds", may_be_empty=True)
+GRADES = col("grades", parse=to_ceds_grade_list, rule="CEDS grade levels")
+DATE = iso_or_us_date
+
+FEEDS = (
+    FeedSpec(
+        name="districts",
+        entity=e.DISTRICT,
+        description="The district org (orgs.csv rows of type district).",
+        file="orgs.csv",
+        where=("type", frozenset({"district"})),
+        fields=({"name": col("name"), "source_id": col("sourcedId"), "state_id": col("identifier"), "active": ACTIVE},),
+    ),
+    FeedSpec(
+        name="schools",
+        entity=e.SCHOOL,
+        description="Schools (orgs.csv rows of type school).",
+        file="orgs.csv",
+        where=("type", frozenset({"school"})),
+        fields=({
+            "school_id": col("sourcedId"), "name": col("name"), "school_number": col("identifier"),
+            "parent_id": col("parentSourcedId"), "active": ACTIVE,
+        },),
+    ),
+    FeedSpec(
+        name="academic_sessions",
+        entity=e.ACADEMIC_SESSION,
+        description="School years, semesters, terms and grading periods (academicSessions.csv).",
+        file="academicSessions.csv",
+        fields=({
+            "session_id": col("sourcedId"), "title": col("title"), "session_type": col("type", parse=SESSION_TYPE),
+            "start_date": col("startDate", parse=DATE, rule="date"), "end_date": col("endDate", parse=DATE, rule="date"),
+            "parent_id": col("parentSourcedId"), "school_year": col("schoolYear", parse=integer, rule="year"),
+            "active": ACTIVE,
+        },),
+    ),
+    FeedSpec(
+        name="courses",
+        entity=e.COURSE,
+        description="The course catalogue (courses.csv).",
+        file="courses.csv",
+        fields=({
+            "course_id": col("sourcedId"), "title": col("title"), "course_code": col("courseCode"),
+            "school_year_id": col("schoolYearSourcedId"), "org_id": col("orgSourcedId"),
+            "grade_levels": GRADES, "subjects": col("subjects", parse=multi_value), "active": ACTIVE,
+        },),
+    ),
+    FeedSpec(
+        name="classes",
+        entity=e.CLASS,
+        description="Classes (sections) with their course, school and terms (classes.csv).",
+        file="classes.csv",
+        fields=({
+            "class_id": col("sourcedId"), "title": col("title"), "class_code": col("classCode"),
+            "class_type": col("classType", parse=CLASS_TYPE), "course_id": col("courseSourcedId"),
+            "school_id": col("schoolSourcedId"), "term_ids": col("termSourcedIds", parse=multi_value),
+            "grade_levels": GRADES, "subjects": col("subjects", parse=multi_value), "location": col("location"),
+            "active": ACTIVE,
+        },),
+    ),
+    FeedSpec(
+        name="persons",
+        entity=e.PERSON,
+        description="Students, teachers, staff and guardians (users.csv + demographics.csv, 1.2 roles.csv).",
+        file="users.csv",
+        joins=(
+            Join("demographics.csv", on=(("sourcedId", "sourcedId"),), keep=("birthDate",)),
+            Join("roles.csv", on=(("sourcedId", "userSourcedId"),), keep=("role", "orgSourcedId"),
+                 where=("roleType", frozenset({"primary"}))),
+        ),
+        fields=({
+            "person_id": col("sourcedId"),
+            "role": col("role", "roles.role", parse=USER_ROLE),
+            "given_name": col("givenName"), "middle_name": col("middleName"), "family_name": col("familyName"),
+            "email": col("email", parse=lower_text), "username": col("username"),
+            "sis_id": col("identifier"), "state_id": STATE_ID,
+            "grade_level": col("grades", parse=first_ceds_grade, rule="CEDS grade level"),
+            "birth_date": col("demographics.birthDate", parse=DATE, rule="date"),
+            "school_id": col("primaryOrgSourcedId", "orgSourcedIds", "roles.orgSourcedId", parse=first_item),
+            "active": ACTIVE,
+        },),
+    ),
+    FeedSpec(
+        name="person_identifiers",
+        entity=e.PERSON_IDENTIFIER,
+        description="Identity crosswalk rows from users.csv: sourcedId, SIS identifier and email per person.",
+        file="users.csv",
+        required_values=("external_id",),
+        fields=tuple(
+            {"person_id": col("sourcedId"), "id_type": Const(id_type), "external_id": source, "active": ACTIVE}
+            for id_type, source in (
+                ("sourced_id", col("sourcedId")),
+                ("sis_id", col("identifier")),
+                ("email", col("email", parse=lower_text)),
+            )
+        ),
+    ),
+    FeedSpec(
+        name="enrollments",
+        entity=e.ENROLLMENT,
+        description="Who is in which class, in which role (enrollments.csv).",
+        file="enrollments.csv",
+        fields=({
+            "enrollment_id": col("sourcedId"), "class_id": col("classSourcedId"), "person_id": col("userSourcedId"),
+            "school_id": col("schoolSourcedId"), "role": col("role", parse=ENROLLMENT_ROLE),
+            "is_primary": col("primary", parse=boolean, rule="boolean"),
+            "begin_date": col("beginDate", parse=DATE, rule="date"), "end_date": col("endDate", parse=DATE, rule="date"),
+            "active": ACTIVE,
+        },),
+    ),
+)
+
+SPEC = PlatformSpec(
+    name=PLATFORM,
+    title="OneRoster CSV",
+    description="OneRoster 1.1/1.2 CSV bundles (zip or folder) handed over by a district or its SIS.",
+    delivery="file_drop",
+    kinds=frozenset({"csv"}),
+    vendor="1EdTech OneRoster",
+    feeds=FEEDS,
+    roster=True,
+    manifest=ManifestRule("manifest.csv", "file.", {"bulk": "snapshot", "delta": "incremental", "absent": "absent"}),
+)

@@ -1,0 +1,166 @@
+"""IO managers: how Dagster's asset values reach the audit archive and come back.
+
+Every object is written once under a key that carries platform, feed, district, delivery
+date, time and run id, so re-materialising a partition adds objects and never replaces
+one. Which object is current is recorded in the materialization's metadata
+(`archive_manifest`), so a later run — even one that selects only a downstream asset —
+reads exactly what the latest materialization wrote. No pickles: raw bytes stay raw,
+tables are Parquet, manifests JSON.
+"""
+
+import io
+import json
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import dagster as dg
+import pandas as pd
+
+from edassets.adapters.file_drop import RawDrop, ReceivedFile
+from edassets.adapters.mapping import ParsedBatch
+from edassets.checks.validation import ValidatedBatch
+from edassets.resources.archive import ArchiveResource, ArchiveStore, archive_key
+from edassets.assets.partitions import partition_parts
+
+MANIFEST_METADATA_KEY = "archive_manifest"
+_UNSAFE = re.compile(r"[^A-Za-z0-9._=:+-]+")
+
+
+class ArchiveIntegrityError(Exception):
+    """An archived object no longer matches the sha256 recorded when it was written."""
+
+
+def safe_name(name: str) -> str:
+    """A vendor file name made fit for an archive key ("Student Summary.csv" -> "Student_Summary.csv")."""
+    return _UNSAFE.sub("_", name).strip("._") or "file"
+
+
+def _base_key(context: dg.OutputContext, stage: str) -> str:
+    platform, _, feed = context.asset_key.path
+    district, day = partition_parts(context.partition_key)
+    written = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    return archive_key(stage, platform, feed, district, day, f"{written}_{context.run_id}")
+
+
+def latest_manifest(instance: dg.DagsterInstance, store: ArchiveStore, asset_key: dg.AssetKey, partition: str) -> dict[str, Any]:
+    """The archive manifest written by the latest materialization of an asset partition.
+
+    Raises:
+        dagster.Failure: the partition was never materialized through the archive.
+    """
+    records = instance.fetch_materializations(
+        dg.AssetRecordsFilter(asset_key=asset_key, asset_partitions=[partition]), limit=1
+    ).records
+    if not records or records[0].asset_materialization is None:
+        raise dg.Failure(f"{asset_key.to_user_string()} has no materialization for partition {partition}: materialize it first")
+    entry = records[0].asset_materialization.metadata.get(MANIFEST_METADATA_KEY)
+    if entry is None:
+        raise dg.Failure(f"{asset_key.to_user_string()} partition {partition} was not written through the archive")
+    return json.loads(store.get(str(entry.value)))
+
+
+def _input_manifest(context: dg.InputContext, store: ArchiveStore) -> dict[str, Any]:
+    asset_key = context.upstream_output.asset_key if context.upstream_output else context.asset_key
+    return latest_manifest(context.instance, store, asset_key, str(context.asset_partition_key))
+
+
+class RawArchiveIOManager(dg.ConfigurableIOManager):
+    """Stores a raw asset's `RawDrop` byte for byte: one archive object per file received."""
+
+    archive: dg.ResourceDependency[ArchiveResource]
+
+    def handle_output(self, context: dg.OutputContext, obj: RawDrop) -> None:
+        store = self.archive.store()
+        base = _base_key(context, "raw")
+        entries = []
+        for received in obj.files:
+            stored = store.put(f"{base}/{safe_name(received.name)}", received.data, content_type="text/csv")
+            entries.append({"name": received.name, "key": stored.key, "sha256": stored.sha256,
+                            "size": stored.size, "container": received.container})
+        roles = dict(obj.roles)
+        containers = []
+        for container in obj.containers:
+            stored = store.put(f"{base}/container/{safe_name(container.name)}", container.data, content_type="application/zip")
+            containers.append({"name": container.name, "key": stored.key, "sha256": stored.sha256, "size": stored.size})
+        manifest = {"files": entries, "roles": roles, "containers": containers, "missing": list(obj.missing),
+                    "partition": context.partition_key, "run_id": context.run_id}
+        manifest_key = store.put(f"{base}/_manifest.json", json.dumps(manifest, indent=1).encode(), content_type="application/json").key
+        context.add_output_metadata({
+            MANIFEST_METADATA_KEY: manifest_key,
+            "archive_location": dg.MetadataValue.path(store.describe(manifest_key)),
+            "files": len(entries),
+            "bytes": sum(e["size"] for e in entries),
+            "missing_files": ", ".join(obj.missing) or "none",
+            "sha256": dg.MetadataValue.json({e["name"]: e["sha256"] for e in entries}),
+        })
+
+    def load_input(self, context: dg.InputContext) -> RawDrop:
+        store = self.archive.store()
+        manifest = _input_manifest(context, store)
+        files = []
+        for entry in manifest["files"]:
+            data = store.get(entry["key"])
+            received = ReceivedFile(entry["name"], data, entry.get("container"), archive_key=entry["key"])
+            if received.sha256 != entry["sha256"]:
+                raise ArchiveIntegrityError(f"archive object {entry['key']} does not match its recorded sha256")
+            files.append(received)
+        return RawDrop(files=tuple(files), roles=manifest["roles"], missing=tuple(manifest["missing"]))
+
+
+def _frames_of(obj: ParsedBatch | ValidatedBatch) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    if isinstance(obj, ParsedBatch):
+        return {"rows": obj.frame, "errors": obj.errors}, {
+            "type": "parsed", "sync_mode": obj.sync_mode, "archive_key": obj.archive_key,
+            "missing_columns": list(obj.missing_columns),
+        }
+    return {"rows": obj.rows, "quarantine": obj.quarantine, "report": obj.report}, {
+        "type": "validated", "sync_mode": obj.sync_mode, "received": obj.received,
+        "quarantined": obj.quarantined, "duplicates_dropped": obj.duplicates_dropped,
+    }
+
+
+def _batch_from(frames: dict[str, pd.DataFrame], meta: dict[str, Any]) -> ParsedBatch | ValidatedBatch:
+    if meta["type"] == "parsed":
+        return ParsedBatch(frames["rows"], frames["errors"], meta["sync_mode"], meta["archive_key"],
+                           tuple(meta["missing_columns"]))
+    return ValidatedBatch(frames["rows"], frames["quarantine"], frames["report"], meta["sync_mode"],
+                          meta["received"], meta["quarantined"], meta["duplicates_dropped"])
+
+
+class BatchArchiveIOManager(dg.ConfigurableIOManager):
+    """Stores parsed and validated batches (and the quarantine) as Parquet in the archive.
+
+    The validated batch's per-record report is also written as CSV: it is what an operator
+    opens to see which record failed which rule.
+    """
+
+    archive: dg.ResourceDependency[ArchiveResource]
+
+    def handle_output(self, context: dg.OutputContext, obj: ParsedBatch | ValidatedBatch) -> None:
+        store = self.archive.store()
+        stage = context.asset_key.path[1]
+        base = _base_key(context, stage)
+        frames, meta = _frames_of(obj)
+        keys = {}
+        for name, frame in frames.items():
+            buffer = io.BytesIO()
+            frame.to_parquet(buffer, index=False)
+            keys[name] = store.put(f"{base}/{name}.parquet", buffer.getvalue(), content_type="application/vnd.apache.parquet").key
+        metadata: dict[str, Any] = {}
+        if isinstance(obj, ValidatedBatch):
+            report_key = store.put(f"{base}/quarantine_report.csv", obj.report.to_csv(index=False).encode(), content_type="text/csv").key
+            meta["report_csv"] = report_key
+            metadata["quarantine_report"] = dg.MetadataValue.path(store.describe(report_key))
+        manifest_key = store.put(f"{base}/_batch.json", json.dumps({**meta, "frames": keys}).encode(), content_type="application/json").key
+        context.add_output_metadata({MANIFEST_METADATA_KEY: manifest_key, **metadata})
+
+    def load_input(self, context: dg.InputContext) -> ParsedBatch | ValidatedBatch:
+        store = self.archive.store()
+        return read_batch(store, _input_manifest(context, store))
+
+
+def read_batch(store: ArchiveStore, manifest: dict[str, Any]) -> ParsedBatch | ValidatedBatch:
+    """Rebuild a parsed or validated batch from its archive manifest."""
+    frames = {name: pd.read_parquet(io.BytesIO(store.get(key))) for name, key in manifest["frames"].items()}
+    return _batch_from(frames, manifest)

@@ -1,0 +1,366 @@
+"""Bulk, idempotent, transactional upsert of pandas frames into warehouse tables.
+
+One call stages the frame in a temporary table, merges it into the target with a
+single ``INSERT ... ON CONFLICT DO UPDATE`` and, for snapshot loads, soft-deletes
+the rows of the snapshot's scope that the frame no longer contains. Everything
+runs on the caller's connection, so the caller's transaction decides whether any
+of it becomes visible.
+
+PostgreSQL (psycopg 3) stages with ``COPY`` fed by Arrow's CSV writer; SQLite (the
+embedded default) stages with ``executemany``. Both then run the very same merge
+and snapshot statements, so they leave identical rows behind.
+"""
+
+import logging
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.csv as pa_csv
+import sqlalchemy as sa
+from psycopg import sql
+from sqlalchemy.dialects import postgresql, sqlite
+
+logger = logging.getLogger(__name__)
+
+ACTIVE = "active"
+DEACTIVATED_AT = "deactivated_at"
+
+# Rows per COPY / executemany chunk: bounds the memory of the staging copy.
+_CHUNK_ROWS = 50_000
+
+_DIALECT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+
+
+@dataclass(frozen=True)
+class LoadStats:
+    """What one `upsert_frame` call did.
+
+    Attributes:
+        received: rows handed in, before duplicate keys were collapsed.
+        inserted: rows new to the table.
+        updated: existing rows whose business columns changed.
+        unchanged: existing rows left untouched because nothing compared changed.
+        deactivated: rows deactivated because a snapshot no longer contained them.
+    """
+
+    received: int
+    inserted: int
+    updated: int
+    unchanged: int
+    deactivated: int
+
+
+@dataclass(frozen=True)
+class SnapshotScope:
+    """Rows of the target matching these column values and missing from the frame are deactivated.
+
+    Attributes:
+        match: column name to value, e.g. ``{"district_id": "d1", "source_platform": "oneroster_csv"}``.
+    """
+
+    match: Mapping[str, object]
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """The validated column roles of one load."""
+
+    columns: list[str]  # frame columns that are written, in frame order
+    key: list[str]
+    business: list[str]  # compared to decide whether an existing row changed
+    lineage: list[str]  # written with every insert/update, never compared
+    soft_delete: bool  # the loader maintains deactivated_at from active
+
+
+def upsert_frame(
+    connection: sa.Connection,
+    table: sa.Table,
+    frame: pd.DataFrame,
+    *,
+    key: Sequence[str],
+    lineage: Sequence[str] = (),
+    snapshot: SnapshotScope | None = None,
+    now: datetime,
+) -> LoadStats:
+    """Insert new rows, update changed rows and optionally deactivate rows missing from a snapshot.
+
+    Re-loading an identical frame changes nothing at all: existing rows are only
+    rewritten when a business column differs (``IS DISTINCT FROM``), so their
+    lineage columns and row versions stay as they were.
+
+    When the table has ``active`` and ``deactivated_at`` and the frame carries
+    ``active``, the loader owns ``deactivated_at``: it is NULL for active rows and
+    keeps the first time a row was seen inactive (a frame's own ``deactivated_at``
+    is ignored). Rows are never deleted.
+
+    Args:
+        connection: connection inside the caller's transaction (``engine.begin()``).
+            Nothing is committed here; if this raises, rolling back leaves the table
+            as it was.
+        table: target table; a primary key or unique constraint must cover ``key``.
+        frame: rows to load; its columns must be columns of ``table``. NA loads as
+            NULL, an empty string stays an empty string. DATE columns take naive
+            midnight timestamps or dates; timezone-aware columns take
+            timezone-aware timestamps.
+        key: natural key columns. Duplicate keys in the frame collapse to the last
+            occurrence.
+        lineage: columns written with every insert and update but never compared,
+            e.g. archive key, record index, run id, load time.
+        snapshot: when given, the frame is the complete set of rows of this scope:
+            active rows of the scope whose key is absent from the frame are
+            deactivated. Needs the soft-delete columns in the table and ``active``
+            in the frame, and every frame row must lie inside the scope.
+        now: timezone-aware time of the load, stamped into ``deactivated_at``.
+
+    Returns:
+        Counts of received, inserted, updated, unchanged and deactivated rows.
+
+    Raises:
+        ValueError: the frame, key, lineage, snapshot or ``now`` do not fit the table.
+        NotImplementedError: the connection's dialect or driver is not supported.
+    """
+    if now.tzinfo is None or now.utcoffset() is None:
+        raise ValueError("now must be timezone-aware")
+    now = now.astimezone(timezone.utc)
+    dialect = connection.dialect
+    if dialect.name not in _DIALECT_INSERTS:
+        raise NotImplementedError(f"upsert_frame supports PostgreSQL and SQLite, not {dialect.name}")
+    if dialect.name == "postgresql" and dialect.driver != "psycopg":
+        raise NotImplementedError(f"PostgreSQL loads need the psycopg (3) driver, not {dialect.driver}")
+
+    plan = _plan(table, frame, key, lineage, snapshot)
+    rows = frame[plan.columns].drop_duplicates(subset=plan.key, keep="last")
+    arrow = _to_arrow(rows, table)
+
+    stage = _stage_table(table, plan.columns)
+    stage.create(connection)
+    if dialect.name == "postgresql":
+        _copy_into_stage(connection, stage, arrow)
+        inserted, touched = _merge_counting_xmax(connection, table, stage, plan, now)
+    else:
+        _insert_into_stage(connection, stage, arrow)
+        inserted, touched = _merge_counting_new_keys(connection, table, stage, plan, now)
+    deactivated = _deactivate_missing(connection, table, stage, plan, snapshot, now) if snapshot else 0
+    # Dropping now rather than at commit keeps the staged copy from piling up when
+    # one transaction loads many frames.
+    stage.drop(connection)
+
+    stats = LoadStats(
+        received=len(frame),
+        inserted=inserted,
+        updated=touched - inserted,
+        unchanged=len(rows) - touched,
+        deactivated=deactivated,
+    )
+    # Counts only: row values are student PII and never reach the logs.
+    logger.info(
+        "loaded %s: received=%d inserted=%d updated=%d unchanged=%d deactivated=%d",
+        table.fullname,
+        stats.received,
+        stats.inserted,
+        stats.updated,
+        stats.unchanged,
+        stats.deactivated,
+    )
+    return stats
+
+
+def _plan(
+    table: sa.Table,
+    frame: pd.DataFrame,
+    key: Sequence[str],
+    lineage: Sequence[str],
+    snapshot: SnapshotScope | None,
+) -> _Plan:
+    """Check the arguments against the table and split the frame's columns into roles."""
+    frame_columns = [str(c) for c in frame.columns]
+    if len(set(frame_columns)) != len(frame_columns):
+        raise ValueError("frame has duplicate column names")
+    unknown = [c for c in frame_columns if c not in table.c]
+    if unknown:
+        raise ValueError(f"frame columns {unknown} are not columns of {table.fullname}")
+    if not key:
+        raise ValueError("key must name at least one column")
+    missing = [c for c in [*key, *lineage] if c not in frame_columns]
+    if missing:
+        raise ValueError(f"key/lineage columns {missing} are not in the frame")
+    if set(key) & set(lineage):
+        raise ValueError("a column cannot be both key and lineage")
+    # A NULL key never conflicts, so such a row would be inserted again on every load.
+    null_keys = [c for c in key if frame[c].isna().any()]
+    if null_keys:
+        raise ValueError(f"key columns {null_keys} contain nulls")
+
+    soft_delete = ACTIVE in table.c and DEACTIVATED_AT in table.c and ACTIVE in frame_columns
+    columns = [c for c in frame_columns if not (soft_delete and c == DEACTIVATED_AT)]
+    business = [c for c in columns if c not in key and c not in lineage and c != DEACTIVATED_AT]
+    if snapshot is not None:
+        _check_snapshot(table, frame, snapshot, soft_delete)
+    return _Plan(columns=columns, key=list(key), business=business, lineage=list(lineage), soft_delete=soft_delete)
+
+
+def _check_snapshot(table: sa.Table, frame: pd.DataFrame, snapshot: SnapshotScope, soft_delete: bool) -> None:
+    """Refuse snapshots that could deactivate rows they were never meant to cover."""
+    if not soft_delete:
+        raise ValueError(
+            f"snapshot loads need {ACTIVE} and {DEACTIVATED_AT} in {table.fullname} and {ACTIVE} in the frame"
+        )
+    if not snapshot.match:
+        raise ValueError("snapshot scope must match at least one column")
+    unknown = [c for c in snapshot.match if c not in table.c]
+    if unknown:
+        raise ValueError(f"snapshot columns {unknown} are not columns of {table.fullname}")
+    # A frame row outside the scope means the frame is not the snapshot of that scope,
+    # and trusting it would deactivate the scope's real rows.
+    for column, value in snapshot.match.items():
+        if column not in frame.columns:
+            continue
+        values = frame[column]
+        inside = values.isna() if value is None else values.eq(value).fillna(False)
+        if not inside.all():
+            raise ValueError(f"frame has rows whose {column} lies outside the snapshot scope")
+
+
+def _to_arrow(frame: pd.DataFrame, table: sa.Table) -> pa.Table:
+    """Convert the frame to Arrow with the temporal types the target columns expect.
+
+    DATE columns become ``date32`` (pandas carries dates as midnight timestamps) and
+    timestamps are cut to microseconds, the precision both databases store; aware
+    timestamps are normalized to UTC.
+    """
+    arrow = pa.Table.from_pandas(frame, preserve_index=False)
+    for index, name in enumerate(arrow.column_names):
+        arrow_type = arrow.schema.field(index).type
+        if not pa.types.is_timestamp(arrow_type):
+            continue
+        column_type = table.c[name].type
+        if isinstance(column_type, sa.Date):
+            target = pa.date32()
+        elif arrow_type.tz is not None:
+            target = pa.timestamp("us", tz="UTC")
+        elif isinstance(column_type, sa.DateTime) and column_type.timezone:
+            # A naive value would be read in the session time zone: refuse to guess.
+            raise ValueError(f"column {name} holds naive timestamps but {table.fullname}.{name} is timezone-aware")
+        else:
+            target = pa.timestamp("us")
+        # safe=False truncates sub-microsecond digits and the time of day of DATE values.
+        arrow = arrow.set_column(index, name, arrow.column(index).cast(target, safe=False))
+    return arrow
+
+
+def _stage_table(table: sa.Table, columns: list[str]) -> sa.Table:
+    """A temporary table with the target's types for `columns` and no constraints.
+
+    The name is unique so several loads can share one transaction.
+    """
+    return sa.Table(
+        f"_edassets_stage_{uuid.uuid4().hex[:12]}",
+        sa.MetaData(),
+        *(sa.Column(name, table.c[name].type) for name in columns),
+        prefixes=["TEMPORARY"],
+        postgresql_on_commit="DROP",
+    )
+
+
+def _copy_into_stage(connection: sa.Connection, stage: sa.Table, arrow: pa.Table) -> None:
+    """Stream the rows into the stage with PostgreSQL ``COPY`` in CSV form.
+
+    Arrow writes NULL as an unquoted empty field and every string quoted, so an
+    empty string arrives as ``""``; PostgreSQL's CSV mode reads exactly that
+    distinction with ``NULL ''``.
+    """
+    statement = sql.SQL("COPY {stage} ({columns}) FROM STDIN (FORMAT csv, NULL '')").format(
+        stage=sql.Identifier(stage.name),
+        columns=sql.SQL(", ").join(sql.Identifier(c) for c in arrow.column_names),
+    )
+    options = pa_csv.WriteOptions(include_header=False)
+    driver_connection = connection.connection.driver_connection
+    with driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
+        for batch in arrow.to_batches(max_chunksize=_CHUNK_ROWS):
+            sink = pa.BufferOutputStream()
+            pa_csv.write_csv(batch, sink, options)
+            copy.write(memoryview(sink.getvalue()))
+
+
+def _insert_into_stage(connection: sa.Connection, stage: sa.Table, arrow: pa.Table) -> None:
+    """Fill the stage with ``executemany`` in chunks (dialects without a bulk path)."""
+    for batch in arrow.to_batches(max_chunksize=_CHUNK_ROWS):
+        connection.execute(stage.insert(), batch.to_pylist())
+
+
+def _merge(table: sa.Table, stage: sa.Table, plan: _Plan, now: datetime, dialect_name: str) -> sa.Insert:
+    """``INSERT ... SELECT FROM stage ON CONFLICT (key) DO UPDATE`` guarded by ``IS DISTINCT FROM``."""
+    now_value = sa.literal(now, type_=table.c[DEACTIVATED_AT].type) if plan.soft_delete else None
+    columns = list(plan.columns)
+    selected: list[sa.ColumnElement[object]] = [stage.c[c] for c in plan.columns]
+    if plan.soft_delete:
+        columns.append(DEACTIVATED_AT)
+        selected.append(sa.case((stage.c[ACTIVE], sa.null()), else_=now_value))
+    # SQLite cannot tell an upsert's ON CONFLICT from a join's ON without a WHERE clause.
+    source = sa.select(*selected).where(sa.true())
+    statement = _DIALECT_INSERTS[dialect_name](table).from_select(columns, source)
+
+    if not plan.business:
+        return statement.on_conflict_do_nothing(index_elements=plan.key)
+    excluded = statement.excluded
+    assignments: dict[str, sa.ColumnElement[object]] = {c: excluded[c] for c in plan.business + plan.lineage}
+    if plan.soft_delete:
+        # COALESCE keeps the first deactivation time, so re-loading an inactive row never moves it.
+        assignments[DEACTIVATED_AT] = sa.case(
+            (excluded[ACTIVE], sa.null()),
+            else_=sa.func.coalesce(table.c[DEACTIVATED_AT], now_value),
+        )
+    changed = sa.or_(*(table.c[c].is_distinct_from(excluded[c]) for c in plan.business))
+    return statement.on_conflict_do_update(index_elements=plan.key, set_=assignments, where=changed)
+
+
+def _merge_counting_xmax(
+    connection: sa.Connection, table: sa.Table, stage: sa.Table, plan: _Plan, now: datetime
+) -> tuple[int, int]:
+    """Run the merge on PostgreSQL and return (inserted, inserted + updated).
+
+    A freshly inserted row version has ``xmax = 0``; one written by ``DO UPDATE``
+    carries the updating transaction. Counting inside the statement avoids sending
+    one result row per loaded row back to Python.
+    """
+    inserted_flag = (sa.column("xmax") == sa.literal_column("0")).label("inserted")
+    merged = _merge(table, stage, plan, now, "postgresql").returning(inserted_flag).cte("merged")
+    counts = sa.select(sa.func.count().filter(merged.c.inserted), sa.func.count()).select_from(merged)
+    inserted, touched = connection.execute(counts).one()
+    return inserted, touched
+
+
+def _merge_counting_new_keys(
+    connection: sa.Connection, table: sa.Table, stage: sa.Table, plan: _Plan, now: datetime
+) -> tuple[int, int]:
+    """Run the merge on a dialect without ``xmax`` and return (inserted, inserted + updated).
+
+    New rows are the staged keys absent from the table before the merge; the merge's
+    row count covers inserted and updated rows but not those its WHERE skipped.
+    """
+    new_keys = sa.select(sa.func.count()).select_from(stage).where(~_same_key_exists(table, stage, plan.key))
+    inserted = connection.execute(new_keys).scalar_one()
+    touched = connection.execute(_merge(table, stage, plan, now, connection.dialect.name)).rowcount
+    return inserted, touched
+
+
+def _deactivate_missing(
+    connection: sa.Connection, table: sa.Table, stage: sa.Table, plan: _Plan, snapshot: SnapshotScope, now: datetime
+) -> int:
+    """Deactivate the scope's active rows whose key is not staged; return how many."""
+    in_scope = [table.c[column] == value for column, value in snapshot.match.items()]
+    statement = (
+        sa.update(table)
+        .where(*in_scope, table.c[ACTIVE], ~_same_key_exists(stage, table, plan.key))
+        .values({ACTIVE: False, DEACTIVATED_AT: now})
+    )
+    return connection.execute(statement).rowcount
+
+
+def _same_key_exists(rows: sa.Table, outer: sa.Table, key: list[str]) -> sa.Exists:
+    """``EXISTS`` a row of `rows` with the same key as the current row of `outer`."""
+    return sa.exists().where(*(rows.c[c] == outer.c[c] for c in key))

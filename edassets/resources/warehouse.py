@@ -1,0 +1,115 @@
+"""The warehouse: one SQLAlchemy engine (SQLite by default, PostgreSQL by URL) and its queries.
+
+All SQL of the platform lives here, in `loader.py` and in `migrations/`.
+"""
+
+from collections.abc import Iterable
+from datetime import datetime
+from pathlib import Path
+
+import dagster as dg
+import pandas as pd
+import sqlalchemy as sa
+from alembic import command
+from alembic.config import Config
+from pydantic import PrivateAttr
+
+from edassets.resources.loader import LoadStats, SnapshotScope, upsert_frame
+from edassets.schema.entities import ENTITIES_BY_NAME, PERSON_IDENTIFIER
+from edassets.schema.model import LINEAGE_COLUMNS, Entity
+from edassets.schema.tables import table
+
+_MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
+# Parameters per IN list: well below SQLite's and psycopg's limits.
+_LOOKUP_CHUNK = 5_000
+
+
+def upgrade_schema(url: str) -> None:
+    """Apply every Alembic migration to the warehouse at `url` (idempotent)."""
+    config = Config()
+    config.set_main_option("script_location", str(_MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    command.upgrade(config, "head")
+
+
+def _chunks(values: list[str]) -> Iterable[list[str]]:
+    for start in range(0, len(values), _LOOKUP_CHUNK):
+        yield values[start : start + _LOOKUP_CHUNK]
+
+
+class WarehouseResource(dg.ConfigurableResource):
+    """The shared warehouse every platform loads into."""
+
+    url: str
+    _engine: sa.Engine | None = PrivateAttr(default=None)
+
+    def engine(self) -> sa.Engine:
+        """The engine, created once per resource instance."""
+        if self._engine is None:
+            self._engine = sa.create_engine(self.url)
+        return self._engine
+
+    def load(self, entity: Entity, frame: pd.DataFrame, *, snapshot_of: dict[str, str] | None, now: datetime) -> LoadStats:
+        """Upsert one validated batch in one transaction.
+
+        Args:
+            entity: the target entity.
+            frame: validated rows.
+            snapshot_of: when the batch is a complete snapshot, the scope it covers
+                (district and platform): active rows of that scope missing from it are deactivated.
+            now: load time (UTC): stamped as lineage_loaded_at and deactivated_at.
+        """
+        rows = frame.assign(lineage_loaded_at=pd.Timestamp(now))
+        with self.engine().begin() as connection:
+            return upsert_frame(
+                connection,
+                table(entity),
+                rows,
+                key=entity.key,
+                lineage=LINEAGE_COLUMNS,
+                snapshot=SnapshotScope(snapshot_of) if snapshot_of else None,
+                now=now,
+            )
+
+    def existing_ids(self, entity_name: str, district_id: str, ids: Iterable[str]) -> set[str]:
+        """Which of `ids` name rows of `entity_name` in the district (active or not).
+
+        An inactive row still resolves a reference: a withdrawn student's old results stay true.
+        """
+        entity = ENTITIES_BY_NAME[entity_name]
+        target = table(entity)
+        id_column = target.c[entity.id_column]
+        found: set[str] = set()
+        with self.engine().connect() as connection:
+            for chunk in _chunks(sorted(set(ids))):
+                query = sa.select(id_column).where(target.c.district_id == district_id, id_column.in_(chunk))
+                found.update(connection.scalars(query))
+        return found
+
+    def person_ids(self, district_id: str, external_ids: pd.Series, id_types: tuple[str, ...]) -> pd.Series:
+        """Canonical person ids for a platform's person ids, through the crosswalk.
+
+        Args:
+            district_id: the district.
+            external_ids: the platform's ids (NA allowed).
+            id_types: crosswalk id types to try, in order of trust.
+
+        Returns:
+            Person ids aligned with `external_ids`, NA where no active crosswalk row matches.
+        """
+        crosswalk = table(PERSON_IDENTIFIER)
+        wanted = sorted(set(external_ids.dropna()))
+        resolved = pd.Series(pd.NA, index=external_ids.index, dtype=pd.StringDtype("pyarrow"))
+        with self.engine().connect() as connection:
+            for id_type in id_types:
+                matches: dict[str, str] = {}
+                for chunk in _chunks(wanted):
+                    query = sa.select(crosswalk.c.external_id, crosswalk.c.person_id).where(
+                        crosswalk.c.district_id == district_id,
+                        crosswalk.c.id_type == id_type,
+                        crosswalk.c.active.is_(True),
+                        crosswalk.c.external_id.in_(chunk),
+                    )
+                    matches.update(dict(connection.execute(query).tuples().all()))
+                resolved = resolved.fillna(external_ids.map(matches).astype(pd.StringDtype("pyarrow")))
+        return resolved

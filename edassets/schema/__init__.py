@@ -1,0 +1,1 @@
+"""The unified K-12 schema: entities, code sets and their storage types."""

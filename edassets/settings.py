@@ -1,0 +1,54 @@
+"""Where things live, from the environment, with embedded defaults (ARCHITECTURE decision 8).
+
+With nothing set, everything lives under `./.edassets`: a SQLite warehouse, a local archive
+folder, the district registry and Dagster's own SQLite storage. Production sets URLs.
+"""
+
+import os
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Locations and defaults of one edassets installation.
+
+    Attributes:
+        home: base folder of the embedded defaults (EDASSETS_HOME, default ./.edassets).
+        warehouse_url: SQLAlchemy URL of the warehouse (EDASSETS_WAREHOUSE_URL).
+        archive_url: archive location, a folder or s3://bucket/prefix (EDASSETS_ARCHIVE_URL).
+        s3_endpoint_url: S3-compatible endpoint for the archive (EDASSETS_S3_ENDPOINT_URL).
+        registry_path: the district registry YAML (EDASSETS_DISTRICTS).
+        drop_root: where districts' files wait when no paths are given (EDASSETS_DROP_ROOT).
+        go_live: first day of the daily partitions (EDASSETS_GO_LIVE): partitions are
+            delivery days, so they start when the platform went live, not years back.
+    """
+
+    home: Path
+    warehouse_url: str
+    archive_url: str
+    s3_endpoint_url: str | None
+    registry_path: Path
+    drop_root: Path
+    go_live: date
+
+    @property
+    def dagster_home(self) -> Path:
+        """DAGSTER_HOME used by the command line when none is set."""
+        return self.home / "dagster"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
+        """Read settings from `environ` (default: os.environ)."""
+        env = os.environ if environ is None else environ
+        home = Path(env.get("EDASSETS_HOME", ".edassets")).resolve()
+        return cls(
+            home=home,
+            warehouse_url=env.get("EDASSETS_WAREHOUSE_URL", f"sqlite:///{home / 'warehouse.db'}"),
+            archive_url=env.get("EDASSETS_ARCHIVE_URL", str(home / "archive")),
+            s3_endpoint_url=env.get("EDASSETS_S3_ENDPOINT_URL") or None,
+            registry_path=Path(env.get("EDASSETS_DISTRICTS", str(home / "districts.yaml"))),
+            drop_root=Path(env.get("EDASSETS_DROP_ROOT", str(home / "dropbox"))),
+            go_live=date.fromisoformat(env.get("EDASSETS_GO_LIVE", "2025-07-01")),
+        )
