@@ -12,6 +12,16 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+import dagster as dg
+
+from edassets.adapters.spec import PlatformSpec
+from edassets.assets.factory import asset_key
+from edassets.assets.partitions import districts_partitions_name, partition_key
+from edassets.definitions import build_definitions, job_name
+from edassets.demo.synthetic import SyntheticOptions, write_synthetic_district
+from edassets.platforms import platform
+from edassets.resources.districts import District, DistrictRegistry, normalize_district_id
+from edassets.resources.warehouse import upgrade_schema
 from edassets.settings import Settings
 
 _DAGSTER_YAML = """\
@@ -61,7 +71,7 @@ class ImportOutcome:
 
 
 def run_import(platform_name: str, paths: Sequence[str], district: str, day: str, *, timezone: str | None = None,
-               settings: Settings | None = None) -> ImportOutcome:
+               settings: Settings | None = None, instance: dg.DagsterInstance | None = None) -> ImportOutcome:
     """Run a platform's whole asset graph for one district and day on the given files.
 
     Registers the district (registry entry and partition) if it is new.
@@ -73,18 +83,14 @@ def run_import(platform_name: str, paths: Sequence[str], district: str, day: str
         day: delivery date, YYYY-MM-DD.
         timezone: IANA zone for a district not yet registered.
         settings: installation settings (default: from the environment).
+        instance: Dagster instance to run on (default: the one DAGSTER_HOME names).
     """
-    import dagster as dg
 
-    from edassets.assets.factory import asset_key
-    from edassets.assets.partitions import districts_partitions_name, partition_key
-    from edassets.definitions import build_definitions, job_name
-    from edassets.platforms import platform
-    from edassets.resources.districts import District, DistrictRegistry, normalize_district_id
-    from edassets.resources.warehouse import upgrade_schema
 
     settings = settings or Settings.from_env()
-    _prepare_instance_home(settings)
+    if instance is None:
+        _prepare_instance_home(settings)
+        instance = dg.DagsterInstance.get()
     spec = platform(platform_name)
     district_id = normalize_district_id(district)
     upgrade_schema(settings.warehouse_url)
@@ -96,7 +102,6 @@ def run_import(platform_name: str, paths: Sequence[str], district: str, day: str
         entry = District(**{**entry.__dict__, "platforms": (*entry.platforms, spec.name), "roster_source": roster})
         registry.with_district(entry).save(settings.registry_path)
 
-    instance = dg.DagsterInstance.get()
     partitions_name = districts_partitions_name(spec.name)
     if not instance.has_dynamic_partition(partitions_name, district_id):
         instance.add_dynamic_partitions(partitions_name, [district_id])
@@ -115,7 +120,7 @@ def run_import(platform_name: str, paths: Sequence[str], district: str, day: str
     return _summarize(spec, str(key), result)
 
 
-def _summarize(spec, partition: str, result) -> ImportOutcome:  # noqa: ANN001 - dagster types imported lazily
+def _summarize(spec: PlatformSpec, partition: str, result: dg.ExecuteInProcessResult) -> ImportOutcome:
     metadata: dict[tuple[str, str], dict[str, object]] = {}
     for event in result.get_asset_materialization_events():
         materialization = event.event_specific_data.materialization
@@ -176,8 +181,6 @@ def _cmd_import(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    from edassets.demo.synthetic import SyntheticOptions, write_synthetic_district
-
     settings = Settings.from_env()
     files = write_synthetic_district(settings.home / "demo" / "files", SyntheticOptions(students=args.students))
     failed = False
@@ -194,7 +197,6 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 
 
 def _cmd_db_upgrade(_: argparse.Namespace) -> int:
-    from edassets.resources.warehouse import upgrade_schema
 
     settings = Settings.from_env()
     upgrade_schema(settings.warehouse_url)

@@ -35,7 +35,6 @@ def build_definitions(settings: Settings) -> dg.Definitions:
             dg.define_asset_job(
                 job_name(spec.name),
                 selection=dg.AssetSelection.groups(spec.name),
-                partitions_def=partitions,
                 executor_def=dg.in_process_executor,
                 description=f"Everything of {spec.title} for one district and day: raw → parsed → validated → loaded.",
             )

@@ -104,6 +104,10 @@ def read_csv_text(data: bytes) -> CsvTable:
     """
     if data.startswith(_BOM):
         data = data[len(_BOM):]
+    if data and not data.endswith((b"\n", b"\r")):
+        # pyarrow cannot skip a header line that has no line break after it (an empty
+        # table exported without a final newline); the break is optional, so add it.
+        data += b"\n"
     encoding = _detect_encoding(data)
     names = _header(data, encoding)
     if not names:

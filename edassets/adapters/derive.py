@@ -1,5 +1,6 @@
 """Reusable derived-column builders: several vendor columns -> one unified column."""
 
+import json
 from collections.abc import Sequence
 
 import pandas as pd
@@ -26,15 +27,18 @@ def local_datetime(date_column: str, time_column: str) -> Derived:
 def json_object(keys: Sequence[str], rule: str = "JSON object") -> Derived:
     """A JSON object text of the non-blank columns among `keys`, in the given order; NA when all are blank.
 
-    Vectorised: the frame is melted to (row, key, value) and the escaped pairs are joined per row.
+    Vectorised: the frame is melted to (row, key, value) and the quoted pairs are joined per row.
     """
 
     def derive(source: pd.DataFrame, _: ParseContext) -> pd.Series:
         cleaned = pd.DataFrame({key: text(source[key]) for key in keys}, index=source.index)
         long = cleaned.rename_axis("row").reset_index().melt(id_vars="row", var_name="key", value_name="value")
         long = long.dropna(subset=["value"])
-        escaped = long["value"].str.replace("\\", "\\\\", regex=False).str.replace('"', '\\"', regex=False)
-        pairs = '"' + long["key"].astype(_STRING) + '":"' + escaped.astype(_STRING) + '"'
+        # json.dumps escapes everything JSON requires: quotes, backslashes and control
+        # characters (a tab, or a line break inside a quoted CSV cell). Once per distinct value.
+        uniques = long["value"].unique()
+        quoted = long["value"].map(dict(zip(uniques, (json.dumps(str(v), ensure_ascii=False) for v in uniques), strict=True)))
+        pairs = '"' + long["key"].astype(_STRING) + '":' + quoted.astype(_STRING)
         joined = pairs.groupby(long["row"], sort=False).agg(",".join)
         return ("{" + joined + "}").reindex(source.index).astype(_STRING)
 

@@ -111,7 +111,7 @@ def _parsed_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.PartitionsD
             tables,
             context=ParseContext(district_id=district_id, timezone=district.zone, platform=spec.name),
             archive_key=(primary.archive_key or "") if primary else "",
-            run_id=context.run_id,
+            run_id=context.run.run_id,
             sync_mode=sync_mode,
         )
         context.add_output_metadata({

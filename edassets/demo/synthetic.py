@@ -37,7 +37,17 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
-__all__ = ["SyntheticFiles", "SyntheticOptions", "write_synthetic_district", "zip_bundle"]
+__all__ = [
+    "GRADES",
+    "NWEA_ASSESSMENT_RESULTS_HEADER",
+    "NWEA_LEGACY_RENAMES",
+    "NWEA_STUDENTS_BY_SCHOOL_HEADER",
+    "UNMATCHED_NWEA_STUDENTS",
+    "SyntheticFiles",
+    "SyntheticOptions",
+    "write_synthetic_district",
+    "zip_bundle",
+]
 
 Table = dict[str, np.ndarray]
 """Column name -> object array of str, one element per row. A column the file has but the
@@ -77,8 +87,8 @@ _EMAIL_DOMAIN = "demo.example.org"
 
 GRADES = ("PK", "KG", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12")
 """CEDS grade codes the world uses, in order; indices into this tuple are 'grade indices'."""
-_GRADE_LABELS = ("Pre-Kindergarten", "Kindergarten") + tuple(f"Grade {g}" for g in range(1, 13))
-_NWEA_GRADES = ("PK", "K") + tuple(str(g) for g in range(1, 13))  # NWEA writes "K" and "5"
+_GRADE_LABELS = ("Pre-Kindergarten", "Kindergarten", *(f"Grade {g}" for g in range(1, 13)))
+_NWEA_GRADES = ("PK", "K", *(str(g) for g in range(1, 13)))  # NWEA writes "K" and "5"
 # PK is a small cohort in most districts (partial-day, not universal), hence the low weight.
 _GRADE_WEIGHTS = np.array([0.25] + [1.0] * 13)
 _KG = 1
@@ -242,7 +252,8 @@ _NWEA_TESTS = (
     )),
 )  # fmt: skip
 _READING = 1
-# Approximate fall RIT mean and spread per grade index (PK is never tested).
+# Rough fall RIT mean and spread per grade index, shaped like NWEA norms but not copied
+# from the published tables (PK is never tested).
 _RIT_MEAN = np.array([0, 146, 161, 175, 188, 198, 206, 211, 215, 219, 221, 223, 225, 226.0])
 _RIT_SD = np.array([1, 11, 13, 14, 15, 15, 15, 15, 16, 16, 17, 17, 18, 18.0])
 _RIT_RANGE = (140, 260)
@@ -262,7 +273,9 @@ class SyntheticOptions:
         oneroster_version: ``"1.1"`` (role/orgSourcedIds in users.csv) or ``"1.2"``
             (roles.csv, 1.2 user columns, M/D/YYYY session dates).
         school_year: The spring year; 2026 means 2025-2026.
-        bad_record_rate: Share of rows, per file that has a defect kind, that are invalid.
+        bad_record_rate: Share of the rows of users.csv, classes.csv, enrollments.csv and
+            AssessmentResults.csv that are invalid decoys. The NWEA-only students are
+            invalid at any rate.
         nwea_legacy_columns: Write pre-2015 NWEA column names.
         include_students_by_school: Write NWEA StudentsBySchool.csv.
     """
@@ -302,9 +315,14 @@ def _const(value: str, n: int) -> np.ndarray:
     return np.full(n, value, dtype=object)
 
 
+def _where(condition: np.ndarray, yes: np.ndarray | str, no: np.ndarray | str) -> np.ndarray:
+    """``np.where`` that always returns an object array of str."""
+    return np.where(condition, yes, no).astype(object)
+
+
 def _strs(values: np.ndarray) -> np.ndarray:
-    """Integers to an object array of decimal strings."""
-    return np.asarray(values).astype(str).astype(object)
+    """Integers to an object array of decimal strings (Arrow's cast is the fastest route)."""
+    return pa.array(np.asarray(values, dtype=np.int64)).cast(pa.string()).to_numpy(zero_copy_only=False)
 
 
 def _fmt(spec: str, values: np.ndarray) -> np.ndarray:
@@ -336,7 +354,13 @@ def _uuids(rng: np.random.Generator, n: int) -> np.ndarray:
 
 
 def _fresh_ids(rng: np.random.Generator, n: int, low: int, high: int, used: np.ndarray) -> np.ndarray:
-    """``n`` distinct integers in ``[low, high)`` that are not in ``used``."""
+    """``n`` distinct integers in ``[low, high)`` that are not in ``used``.
+
+    Raises:
+        ValueError: If the range has fewer than ``n`` unused values.
+    """
+    if high - low - np.unique(used).size < n:
+        raise ValueError(f"cannot draw {n} more distinct ids from [{low}, {high}): too many people")
     found = np.empty(0, dtype=np.int64)
     while found.size < n:
         draw = rng.integers(low, high, size=2 * n + 16)
@@ -451,7 +475,9 @@ class _Persons:
         return _Persons(self.sex[index], self.given[index], self.family[index], self.middle[index])
 
     def concat(self, other: _Persons) -> _Persons:
-        return _Persons(*(np.concatenate([getattr(self, f.name), getattr(other, f.name)]) for f in fields(self)))
+        return _Persons(
+            *(np.concatenate([getattr(self, f.name), getattr(other, f.name)]) for f in fields(self))
+        )
 
 
 def _persons(rng: np.random.Generator, n: int) -> _Persons:
@@ -463,8 +489,8 @@ def _persons(rng: np.random.Generator, n: int) -> _Persons:
     )
     family = np.array(_LAST_NAMES, dtype=object)[rng.integers(0, len(_LAST_NAMES), n)]
     pool = np.array(_FEMALE_NAMES + _MALE_NAMES, dtype=object)
-    middle = np.where(rng.random(n) < 0.3, pool[rng.integers(0, len(pool), n)], "")
-    return _Persons(np.where(female, "female", "male").astype(object), given, family, middle.astype(object))
+    middle = _where(rng.random(n) < 0.3, pool[rng.integers(0, len(pool), n)], "")
+    return _Persons(_where(female, "female", "male"), given, family, middle)
 
 
 @dataclass(frozen=True)
@@ -524,7 +550,9 @@ class _Sections:
 
 def _sections(schools: _Schools, students: _Students, sess: _Sessions) -> _Sections:
     n_schools, n_grades, r = schools.ids.size, len(GRADES), students.roster
-    enrolled = np.bincount(students.school[:r] * n_grades + students.grade[:r], minlength=n_schools * n_grades)
+    enrolled = np.bincount(
+        students.school[:r] * n_grades + students.grade[:r], minlength=n_schools * n_grades
+    )
     count = np.maximum(1, -(-enrolled.reshape(n_schools, n_grades) // _CLASS_SIZE))
     first = np.full((n_schools, n_grades, len(_SLOTS)), -1, dtype=np.int64)
     courses: dict[str, list[str]] = {}
@@ -568,6 +596,7 @@ def _sections(schools: _Schools, students: _Students, sess: _Sessions) -> _Secti
 
 
 def _user_table(
+    *,
     sourced_id: np.ndarray,
     role: np.ndarray,
     org: np.ndarray,
@@ -581,12 +610,17 @@ def _user_table(
     """users.csv rows with the columns of both OneRoster versions (the writer picks)."""
     n = len(sourced_id)
     username = np.array(
-        [f"{g}.{f}{k}".lower() for g, f, k in zip(persons.given.tolist(), persons.family.tolist(), email_seq.tolist())],
+        [
+            f"{g}.{f}{k}".lower()
+            for g, f, k in zip(
+                persons.given.tolist(), persons.family.tolist(), email_seq.tolist(), strict=True
+            )
+        ],
         dtype=object,
     )
     # Students carry their state id beside the SIS id: the quoted "{A},{B}" userIds form.
     local = "{Local:" + identifier + "}"
-    user_ids = np.where(state_id == "", local, local + ",{State:" + state_id + "}").astype(object)
+    user_ids = _where(state_id == "", local, local + ",{State:" + state_id + "}")
     return {
         "sourcedId": sourced_id,
         "enabledUser": _const("true", n),
@@ -609,7 +643,7 @@ def _user_table(
 def _roster(
     rng: np.random.Generator, opts: SyntheticOptions, schools: _Schools, students: _Students, sess: _Sessions
 ) -> tuple[dict[str, Table], np.ndarray]:
-    """Valid OneRoster rows per file, and the SIS ids given to staff."""
+    """Build the valid OneRoster rows per file; also return the SIS ids given to staff."""
     r, n_schools = students.roster, schools.ids.size
     sections = _sections(schools, students, sess)
     per_school = np.bincount(students.school[:r], minlength=n_schools)
@@ -660,7 +694,7 @@ def _roster(
         state_id=np.concatenate([_strs(students.state_id[:r]), _const("", n_teachers)]),
         email_seq=np.arange(1, n_users + 1),
         # A vendor flag no standard reader knows about; it must pass through untouched.
-        ext_flag=np.where(rng.random(n_users) < 0.1, "Y", "").astype(object),
+        ext_flag=_where(rng.random(n_users) < 0.1, "Y", ""),
     )
     roles: Table = {
         "sourcedId": "r-" + user_sid,
@@ -676,8 +710,8 @@ def _roster(
         "sourcedId": student_sid,
         "birthDate": students.birth_iso[:r],
         "sex": students.persons.sex[:r],
-        **{col: np.where(race == i, "true", "false").astype(object) for i, (col, _, _) in enumerate(_RACES)},
-        "hispanicOrLatinoEthnicity": np.where(students.hispanic[:r], "true", "false").astype(object),
+        **{col: _where(race == i, "true", "false") for i, (col, _, _) in enumerate(_RACES)},
+        "hispanicOrLatinoEthnicity": _where(students.hispanic[:r], "true", "false"),
     }
     orgs: Table = {
         "sourcedId": np.array([_DISTRICT_ID, *schools.ids], dtype=object),
@@ -723,7 +757,7 @@ def _nwea(
     tested = tested[rng.permutation(tested.size)]
     term_name = f"Fall {fall_year}-{opts.school_year}"
     ethnic_groups = np.array([group for _, group, _ in _RACES], dtype=object)
-    ethnic = np.where(students.hispanic, "Hispanic or Latino", ethnic_groups[students.race]).astype(object)
+    ethnic = _where(students.hispanic, "Hispanic or Latino", ethnic_groups[students.race])
     by_school: Table = {
         "TermName": _const(term_name, tested.size),
         "DistrictName": _const(_DISTRICT_NAME, tested.size),
@@ -734,7 +768,7 @@ def _nwea(
         "StudentID": _strs(students.sis[tested]),
         "StudentDateOfBirth": _us_dates(students.birth_iso[tested]),
         "StudentEthnicGroup": ethnic[tested],
-        "StudentGender": np.where(students.persons.sex[tested] == "female", "F", "M").astype(object),
+        "StudentGender": _where(students.persons.sex[tested] == "female", "F", "M"),
         "Grade": np.array(_NWEA_GRADES, dtype=object)[students.grade[tested]],
     }
 
@@ -748,8 +782,12 @@ def _nwea(
     pct = _percentile(rit, mean, sd)
     window = [date(fall_year, 9, 2) + timedelta(days) for days in range(40)]
     school_days = np.array([d.strftime("%m/%d/%Y") for d in window if d.weekday() < 5], dtype=object)
-    clock = np.array([f"{h:02d}:{mi:02d}:{sec:02d}" for h in range(8, 15) for mi in range(60) for sec in range(60)], dtype=object)
-    band = np.where(g <= GRADES.index("02"), "K-2", np.where(g <= GRADES.index("05"), "2-5", "6+")).astype(object)
+    clock = np.array(
+        [f"{h:02d}:{mi:02d}:{sec:02d}" for h in range(8, 15) for mi in range(60) for sec in range(60)],
+        dtype=object,
+    )
+    band = _where(g <= GRADES.index("02"), "K-2", np.where(g <= GRADES.index("05"), "2-5", "6+"))
+    stems = np.array([t[2] for t in _NWEA_TESTS], dtype=object)
     reading = kind == _READING
     lexile = 5 * np.rint((10 * rit - 1400) / 5).astype(np.int64)  # RIT 220 -> 800L, roughly
     typical = np.maximum(3, 16 - g)  # typical fall-to-spring growth shrinks with grade
@@ -767,7 +805,7 @@ def _nwea(
         "NormsReferenceData": _const("2020", m),
         "WISelectedAYFall": _const("1", m),
         "TestType": _const("Survey With Goals", m),
-        "TestName": "Growth: " + np.array([t[2] for t in _NWEA_TESTS], dtype=object)[kind] + " " + band + " CCSS 2010",
+        "TestName": "Growth: " + stems[kind] + " " + band + " CCSS 2010",
         # Increasing with random gaps: unique without a lookup, yet not a plain counter.
         "TestID": _strs(710_000_000 + 7 * np.arange(m) + rng.integers(0, 7, m)),
         "TestStartDate": school_days[rng.integers(0, school_days.size, m)],
@@ -778,14 +816,14 @@ def _nwea(
         "TestPercentile": _strs(pct),
         "AchievementQuintile": _quintile(pct),
         "PercentCorrect": _strs(rng.integers(35, 76, m)),
-        "RapidGuessingPercentage": _fmt(".4f", np.where(rng.random(m) < 0.1, 2.5 * rng.integers(1, 9, m), 0.0)),
+        "RapidGuessingPercentage": _fmt(".4f", np.where(rng.random(m) < 0.1, 2.5 * rng.integers(1, 9, m), 0)),
         "LexileScore": np.where(reading, _lexile(lexile), ""),
         "LexileMin": np.where(reading, _lexile(lexile - 100), ""),
         "LexileMax": np.where(reading, _lexile(lexile + 50), ""),
         "TypicalFallToFallGrowth": _strs(typical + 1),
         "TypicalFallToWinterGrowth": _strs(typical // 2),
         "TypicalFallToSpringGrowth": _strs(typical),
-    }  # fmt: skip
+    }
     for i in range(max(len(t[3]) for t in _NWEA_TESTS)):
         names = np.array([t[3][i] if i < len(t[3]) else "" for t in _NWEA_TESTS], dtype=object)[kind]
         has = names != ""
@@ -814,7 +852,11 @@ def _nwea(
 
 
 def _decoys(
-    opts: SyntheticOptions, tables: dict[str, Table], school_ids: np.ndarray, used_sis: np.ndarray, used_state: np.ndarray
+    opts: SyntheticOptions,
+    tables: dict[str, Table],
+    school_ids: np.ndarray,
+    used_sis: np.ndarray,
+    used_state: np.ndarray,
 ) -> dict[str, Table]:
     """``bad_record_rate`` decoys for users, classes, enrollments and AssessmentResults.
 
@@ -830,10 +872,10 @@ def _decoys(
     kind = np.arange(m) % 2
     student_grades = users["grades"][users["role"] == "student"]
     decoys["users.csv"] = _user_table(
-        sourced_id=np.where(kind == 1, "", _uuids(rng, m)).astype(object),
+        sourced_id=_where(kind == 1, "", _uuids(rng, m)),
         role=_const("student", m),
         org=school_ids[rng.integers(0, school_ids.size, m)],
-        grade=np.where(kind == 0, "Grade 14", student_grades[rng.integers(0, student_grades.size, m)]).astype(object),
+        grade=_where(kind == 0, "Grade 14", student_grades[rng.integers(0, student_grades.size, m)]),
         # Fresh identities: a decoy must not share a SIS or state id with a valid person.
         persons=_persons(rng, m),
         identifier=_strs(_fresh_ids(rng, m, 100_000, 1_000_000, used_sis)),
@@ -855,16 +897,16 @@ def _decoys(
     bad_enr = _copy_rows(students_only, rng, m)
     bad_enr["sourcedId"] = _uuids(rng, m)
     missing = np.array([f"cls-missing-{j:05d}" for j in range(m)], dtype=object)
-    bad_enr["classSourcedId"] = np.where(kind == 0, missing, bad_enr["classSourcedId"]).astype(object)
-    bad_enr["beginDate"] = np.where(kind == 1, f"{fall_year}-13-45", bad_enr["beginDate"]).astype(object)
+    bad_enr["classSourcedId"] = _where(kind == 0, missing, bad_enr["classSourcedId"])
+    bad_enr["beginDate"] = _where(kind == 1, f"{fall_year}-13-45", bad_enr["beginDate"])
     decoys["enrollments.csv"] = bad_enr
 
     m = _bad_count(_rows(tables["AssessmentResults.csv"]), rate)
     kind = np.arange(m) % 2
     results = _copy_rows(tables["AssessmentResults.csv"], rng, m)
     results["TestID"] = _strs(900_000_000 + np.arange(m))  # above every valid TestID: still unique
-    results["TestRITScore"] = np.where(kind == 0, "999", results["TestRITScore"]).astype(object)
-    results["TestStartDate"] = np.where(kind == 1, f"13/45/{fall_year}", results["TestStartDate"]).astype(object)
+    results["TestRITScore"] = _where(kind == 0, "999", results["TestRITScore"])
+    results["TestStartDate"] = _where(kind == 1, f"13/45/{fall_year}", results["TestStartDate"])
     decoys["AssessmentResults.csv"] = results
     return decoys
 
@@ -923,7 +965,7 @@ def _write_csv(
         columns = [table[c].tolist() if c in table else blank_list for c in header]
         with path.open("w", encoding="utf-8", newline="") as fh:
             fh.write(head)
-            csv.writer(fh, lineterminator=eol).writerows(zip(*columns))
+            csv.writer(fh, lineterminator=eol).writerows(zip(*columns, strict=True))
     if not final_newline:
         os.truncate(path, path.stat().st_size - len(eol.encode("utf-8")))
 
@@ -989,7 +1031,10 @@ def write_synthetic_district(out_dir: Path, options: SyntheticOptions = Syntheti
     }
     if is_12:
         plan["roles.csv"] = (oneroster_dir, _ROLES_HEADER, {})
-    plan["AssessmentResults.csv"] = (nwea_dir, NWEA_ASSESSMENT_RESULTS_HEADER, {"quote_all": True})
+    results_header = NWEA_ASSESSMENT_RESULTS_HEADER
+    if options.nwea_legacy_columns:
+        results_header = tuple(NWEA_LEGACY_RENAMES.get(c, c) for c in results_header)
+    plan["AssessmentResults.csv"] = (nwea_dir, results_header, {"quote_all": True})
     if options.include_students_by_school:
         plan["StudentsBySchool.csv"] = (nwea_dir, NWEA_STUDENTS_BY_SCHOOL_HEADER, {"quote_all": True})
 
@@ -1003,12 +1048,11 @@ def write_synthetic_district(out_dir: Path, options: SyntheticOptions = Syntheti
         table = _interleave(valid, decoys, placement) if decoys is not None else valid
         if name == "AssessmentResults.csv" and options.nwea_legacy_columns:
             table = {NWEA_LEGACY_RENAMES.get(c, c): v for c, v in table.items()}
-            header = tuple(NWEA_LEGACY_RENAMES.get(c, c) for c in header)
         _write_csv(folder / name, table, header, **writer_options)
 
-    for stale in ("roles.csv", "StudentsBySchool.csv"):
-        if stale not in plan:
-            (oneroster_dir if stale == "roles.csv" else nwea_dir).joinpath(stale).unlink(missing_ok=True)
+    for optional, folder in (("roles.csv", oneroster_dir), ("StudentsBySchool.csv", nwea_dir)):
+        if optional not in plan:
+            (folder / optional).unlink(missing_ok=True)
     written = {name.removesuffix(".csv") for name, (folder, _, _) in plan.items() if folder == oneroster_dir}
     _write_manifest(oneroster_dir / "manifest.csv", options.oneroster_version, written)
     return SyntheticFiles(oneroster_dir, nwea_dir, expected, bad)

@@ -110,6 +110,6 @@ class WarehouseResource(dg.ConfigurableResource):
                         crosswalk.c.active.is_(True),
                         crosswalk.c.external_id.in_(chunk),
                     )
-                    matches.update(dict(connection.execute(query).tuples().all()))
+                    matches.update(dict(connection.execute(query).all()))
                 resolved = resolved.fillna(external_ids.map(matches).astype(pd.StringDtype("pyarrow")))
         return resolved

@@ -76,7 +76,10 @@ def validate(files: SyntheticFiles) -> tuple[dict[str, int], dict[str, int]]:
     course_ids = {r["sourcedId"] for r in read_csv(oneroster / "courses.csv")[1]}
 
     users = read_csv(oneroster / "users.csv")[1]
-    ok = [bool(u["sourcedId"]) and all(g in ONEROSTER_GRADES for g in u["grades"].split(",") if g) for u in users]
+    ok = [
+        bool(u["sourcedId"]) and all(g in ONEROSTER_GRADES for g in u["grades"].split(",") if g)
+        for u in users
+    ]
     tally("users.csv", users, ok)
     valid_users = {u["sourcedId"]: u for u, fine in zip(users, ok, strict=True) if fine}
 
@@ -140,14 +143,18 @@ def v12(tmp_path_factory: pytest.TempPathFactory) -> SyntheticFiles:
 
 
 def _all_bytes(files: SyntheticFiles) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for d in (files.oneroster_dir, files.nwea_dir) for p in sorted(d.iterdir())}
+    return {
+        p.name: p.read_bytes() for d in (files.oneroster_dir, files.nwea_dir) for p in sorted(d.iterdir())
+    }
 
 
 def test_same_seed_gives_identical_bytes_and_another_seed_does_not(tmp_path: Path) -> None:
     options = SyntheticOptions(students=200, bad_record_rate=0.1)
     first = write_synthetic_district(tmp_path / "a", options)
     second = write_synthetic_district(tmp_path / "b", options)
-    other = write_synthetic_district(tmp_path / "c", SyntheticOptions(students=200, bad_record_rate=0.1, seed=8))
+    other = write_synthetic_district(
+        tmp_path / "c", SyntheticOptions(students=200, bad_record_rate=0.1, seed=8)
+    )
 
     assert _all_bytes(first) == _all_bytes(second)
     assert (first.expected, first.bad) == (second.expected, second.bad)
@@ -156,7 +163,9 @@ def test_same_seed_gives_identical_bytes_and_another_seed_does_not(tmp_path: Pat
 
 
 @pytest.mark.parametrize("world", ["clean", "faulty", "v12"])
-def test_expected_and_bad_counts_match_an_independent_validator(world: str, request: pytest.FixtureRequest) -> None:
+def test_expected_and_bad_counts_match_an_independent_validator(
+    world: str, request: pytest.FixtureRequest
+) -> None:
     files: SyntheticFiles = request.getfixturevalue(world)
 
     good, bad = validate(files)
@@ -178,18 +187,29 @@ def test_bad_rows_cover_every_defect_kind(faulty: SyntheticFiles) -> None:
     assert any(r["TestRITScore"] == "999" for r in results)
     assert any(not _us_date(r["TestStartDate"]) for r in results)
     # Every count is a share of the file, not of the valid rows.
-    assert faulty.bad["users.csv"] == pytest.approx(0.1 * (faulty.expected["users.csv"] + faulty.bad["users.csv"]), abs=1)
+    assert faulty.bad["users.csv"] == pytest.approx(
+        0.1 * (faulty.expected["users.csv"] + faulty.bad["users.csv"]), abs=1
+    )
 
 
-def test_valid_rows_do_not_depend_on_the_bad_record_rate(clean: SyntheticFiles, faulty: SyntheticFiles) -> None:
+def test_valid_rows_do_not_depend_on_the_bad_record_rate(
+    clean: SyntheticFiles, faulty: SyntheticFiles
+) -> None:
     course_ids = {c["sourcedId"] for c in read_csv(clean.oneroster_dir / "courses.csv")[1]}
-    for name, keep in (
-        ("users.csv", lambda r: r["sourcedId"] and r["grades"] != "Grade 14"),
-        ("classes.csv", lambda r: r["courseSourcedId"] in course_ids),
-        ("enrollments.csv", lambda r: r["classSourcedId"].startswith("cls-0") and _iso(r["beginDate"])),
+    for folder, name, keep in (
+        ("oneroster_dir", "users.csv", lambda r: r["sourcedId"] and r["grades"] != "Grade 14"),
+        ("oneroster_dir", "classes.csv", lambda r: r["courseSourcedId"] in course_ids),
+        (
+            "oneroster_dir",
+            "enrollments.csv",
+            lambda r: r["classSourcedId"].startswith("cls-0") and _iso(r["beginDate"]),
+        ),
+        ("nwea_dir", "AssessmentResults.csv", lambda r: r["TestID"] < "900000000"),
     ):
-        clean_rows = Counter(tuple(r.values()) for r in read_csv(clean.oneroster_dir / name)[1])
-        faulty_rows = Counter(tuple(r.values()) for r in read_csv(faulty.oneroster_dir / name)[1] if keep(r))
+        clean_rows = Counter(tuple(r.values()) for r in read_csv(getattr(clean, folder) / name)[1])
+        faulty_rows = Counter(
+            tuple(r.values()) for r in read_csv(getattr(faulty, folder) / name)[1] if keep(r)
+        )
         assert faulty_rows == clean_rows, name
 
 
@@ -245,7 +265,9 @@ def test_nwea_results_match_the_roster(clean: SyntheticFiles) -> None:
     assert len({r["TestID"] for r in results}) == len(results)
     assert all(140 <= int(r["TestRITScore"]) <= 260 and 1 <= int(r["TestPercentile"]) <= 99 for r in results)
     assert {r["AchievementQuintile"] for r in results} == {"Low", "LoAvg", "Avg", "HiAvg", "High"}
-    assert all(bool(re.fullmatch(r"(BR)?\d+L", r["LexileScore"])) == (r["Course"] == "Reading") for r in results)
+    assert all(
+        bool(re.fullmatch(r"(BR)?\d+L", r["LexileScore"])) == (r["Course"] == "Reading") for r in results
+    )
     assert all(re.fullmatch(r"\d{2}:\d{2}:\d{2}", r["TestStartTime"]) for r in results)
     assert all(re.fullmatch(r"\d+-\d+", r["Goal1Range"]) for r in results)
     assert {s["Grade"] for s in by_school} == {"K", *(str(g) for g in range(1, 13))}
@@ -282,14 +304,23 @@ def test_files_carry_the_real_world_hygiene(clean: SyntheticFiles) -> None:
     assert enrollments.count(b"\r\n") == enrollments.count(b"\n") == clean.expected["enrollments.csv"] + 1
     assert not classes.endswith(b"\n") and b"\r" not in classes
     assert b',"as-2026-fall,as-2026-spring",' in classes  # quoted multi-value cell
-    assert b",TRUE," in enrollments and b",true," in users and b",true," in (folder / "demographics.csv").read_bytes()
+    assert (
+        b",TRUE," in enrollments
+        and b",true," in users
+        and b",true," in (folder / "demographics.csv").read_bytes()
+    )
     assert (folder / "demographics.csv").read_bytes().endswith(b"\n")
     manifest = dict(csv.reader((folder / "manifest.csv").read_text(encoding="utf-8").splitlines()))
     assert manifest["propertyName"] == "value"
     assert (manifest["manifest.version"], manifest["oneroster.version"]) == ("1.0", "1.1")
     assert {k for k, v in manifest.items() if v == "bulk"} == {f"file.{n}" for n in ONEROSTER_FILES}
     assert manifest["file.results"] == "absent" and "file.roles" not in manifest
-    assert (clean.nwea_dir / "AssessmentResults.csv").read_bytes().split(b"\n")[1].startswith(b'"Fall 2025-2026","')
+    assert (
+        (clean.nwea_dir / "AssessmentResults.csv")
+        .read_bytes()
+        .split(b"\n")[1]
+        .startswith(b'"Fall 2025-2026","')
+    )
 
 
 def test_oneroster_12_layout(v12: SyntheticFiles) -> None:
@@ -305,18 +336,31 @@ def test_oneroster_12_layout(v12: SyntheticFiles) -> None:
         "sourcedId", "status", "dateLastModified", "userSourcedId", "roleType", "role",
         "beginDate", "endDate", "orgSourcedId", "userProfileSourcedId",
     ]  # fmt: skip
-    assert {r["roleType"] for r in roles} == {"primary"} and {r["role"] for r in roles} == {"student", "teacher"}
+    assert {r["roleType"] for r in roles} == {"primary"} and {r["role"] for r in roles} == {
+        "student",
+        "teacher",
+    }
     valid_users = {u["sourcedId"] for u in users if u["sourcedId"] and u["grades"] != "Grade 14"}
     assert Counter(r["userSourcedId"] for r in roles) == Counter(valid_users)
     assert all(re.fullmatch(r"\d{1,2}/\d{2}/\d{4}", s[k]) for s in sessions for k in ("startDate", "endDate"))
-    assert (manifest["oneroster.version"], manifest["file.roles"], manifest["file.userProfiles"]) == ("1.2", "bulk", "absent")
+    assert (manifest["oneroster.version"], manifest["file.roles"], manifest["file.userProfiles"]) == (
+        "1.2",
+        "bulk",
+        "absent",
+    )
 
 
 def test_legacy_nwea_columns_and_optional_students_by_school(v12: SyntheticFiles) -> None:
     header = read_csv(v12.nwea_dir / "AssessmentResults.csv")[0]
 
     assert header == [NWEA_LEGACY_RENAMES.get(c, c) for c in NWEA_ASSESSMENT_RESULTS_HEADER]
-    assert {"MeasurementScale", "Discipline", "RITtoReadingScore", "RITtoReadingMin", "RITtoReadingMax"} <= set(header)
+    assert {
+        "MeasurementScale",
+        "Discipline",
+        "RITtoReadingScore",
+        "RITtoReadingMin",
+        "RITtoReadingMax",
+    } <= set(header)
     assert not {"Course", "Subject", "LexileScore"} & set(header)
     assert not (v12.nwea_dir / "StudentsBySchool.csv").exists()
     assert "StudentsBySchool.csv" not in v12.expected and "StudentsBySchool.csv" not in v12.bad
@@ -324,7 +368,9 @@ def test_legacy_nwea_columns_and_optional_students_by_school(v12: SyntheticFiles
 
 def test_rewriting_a_folder_removes_files_of_the_previous_layout(tmp_path: Path) -> None:
     write_synthetic_district(tmp_path, SyntheticOptions(students=50, oneroster_version="1.2"))
-    files = write_synthetic_district(tmp_path, SyntheticOptions(students=50, include_students_by_school=False))
+    files = write_synthetic_district(
+        tmp_path, SyntheticOptions(students=50, include_students_by_school=False)
+    )
 
     assert not (files.oneroster_dir / "roles.csv").exists()
     assert not (files.nwea_dir / "StudentsBySchool.csv").exists()
