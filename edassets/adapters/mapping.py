@@ -128,10 +128,12 @@ def _map_once(
             errors.append(failed)
     mapped = pd.DataFrame(columns, index=frame.index)
     mapped[_RECORD] = frame[_RECORD]
+    error_frame = pd.concat(errors, ignore_index=True) if errors else empty_errors()
     keep = pd.Series(True, index=frame.index)
     for required in feed.required_values:
-        keep &= mapped[required].notna()
-    error_frame = pd.concat(errors, ignore_index=True) if errors else empty_errors()
+        # Only an empty value means "nothing to record": an unparsable one stays, with its error.
+        failed = frame.index.isin(error_frame.loc[error_frame["field"] == required, "row"])
+        keep &= mapped[required].notna() | failed
     if not keep.all():
         mapped = mapped[keep]
         error_frame = error_frame[error_frame["row"].isin(mapped.index)]
@@ -155,6 +157,8 @@ def _apply_joins(feed: FeedSpec, frame: pd.DataFrame, tables: Mapping[str, CsvTa
         right_keys = [right for _, right in join.on]
         for key in right_keys:
             other[key] = other[key].str.strip()
+        # A blank key names nothing: a record without the key must not pair with another one without it.
+        other = other[(other[right_keys].fillna("") != "").all(axis=1)]
         other = other.drop_duplicates(subset=right_keys, keep="first")
         other = other[right_keys + list(join.keep)].rename(columns={k: join.prefix + k for k in join.keep})
         left_headers = _Headers(frame)

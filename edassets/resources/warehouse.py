@@ -26,6 +26,10 @@ _LOOKUP_CHUNK = 5_000
 
 def upgrade_schema(url: str) -> None:
     """Apply every Alembic migration to the warehouse at `url` (idempotent)."""
+    parsed = sa.make_url(url)
+    if parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:"):
+        # The embedded default lives in a folder that may not exist on a fresh machine.
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))

@@ -118,10 +118,10 @@ PERSON = Entity(
         Field("state_id", Kind.STRING, "State-assigned id"),
         Field("grade_level", Kind.STRING, "Current CEDS grade level", choices=CEDS_GRADE_LEVELS),
         Field("birth_date", Kind.DATE, "Date of birth"),
-        Field("school_id", Kind.STRING, "Primary school"),
+        # Not a checked reference: district staff belong to the district org, not a school.
+        Field("school_id", Kind.STRING, "Primary school (or district org for district staff)"),
         source_platform_field(),
     ),
-    references=(Reference("school_id", "school"),),
     soft_delete=True,
 )
 

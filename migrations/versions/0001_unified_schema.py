@@ -2,7 +2,6 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-29 00:17:57.114622
 """
 
 from alembic import op
@@ -196,7 +195,7 @@ def upgrade() -> None:
     sa.Column('state_id', sa.Text(), nullable=True, comment='State-assigned id'),
     sa.Column('grade_level', sa.Text(), nullable=True, comment='Current CEDS grade level'),
     sa.Column('birth_date', sa.Date(), nullable=True, comment='Date of birth'),
-    sa.Column('school_id', sa.Text(), nullable=True, comment='Primary school'),
+    sa.Column('school_id', sa.Text(), nullable=True, comment='Primary school (or district org for district staff)'),
     sa.Column('source_platform', sa.Text(), nullable=False, comment='Platform the row came from'),
     sa.Column('active', sa.Boolean(), nullable=False, comment='False once the source deleted the record or left it out of a snapshot'),
     sa.Column('deactivated_at', sa.DateTime(timezone=True), nullable=True, comment='When the warehouse first saw the record gone (UTC)'),
@@ -207,9 +206,6 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('district_id', 'person_id', name=op.f('pk_person')),
     comment='A student, teacher, staff member, administrator or guardian: the canonical identity.'
     )
-    with op.batch_alter_table('person', schema=None) as batch_op:
-        batch_op.create_index(batch_op.f('ix_person_district_id_school_id'), ['district_id', 'school_id'], unique=False)
-
     op.create_table('person_identifier',
     sa.Column('district_id', sa.Text(), nullable=False, comment='District registry id, normalised to [a-z0-9_-]'),
     sa.Column('source_platform', sa.Text(), nullable=False, comment='Platform the row came from'),
@@ -254,9 +250,6 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_person_identifier_district_id_person_id'))
 
     op.drop_table('person_identifier')
-    with op.batch_alter_table('person', schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f('ix_person_district_id_school_id'))
-
     op.drop_table('person')
     with op.batch_alter_table('learning_activity', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_learning_activity_district_id_person_id'))

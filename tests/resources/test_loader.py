@@ -115,10 +115,10 @@ def load(
 
 
 def dump(engine: sa.Engine, table: sa.Table) -> list[tuple[object, ...]]:
-    """Every row in key order; on PostgreSQL with its ``xmin`` to expose any rewrite."""
+    """Every row in key order; on PostgreSQL with ``xmin``/``xmax`` to expose any rewrite or row lock."""
     columns: list[sa.ColumnElement[object]] = list(table.c)
     if engine.dialect.name == "postgresql":
-        columns.append(sa.cast(sa.column("xmin"), sa.Text).label("xmin"))
+        columns += [sa.cast(sa.column(name), sa.Text).label(name) for name in ("xmin", "xmax")]
     with engine.connect() as connection:
         return [tuple(row) for row in connection.execute(sa.select(*columns).order_by(*(table.c[k] for k in KEY)))]
 
@@ -319,6 +319,23 @@ def test_failure_after_the_merge_writes_nothing(
         load(engine, people, changed, now=T1, snapshot=SnapshotScope(ONEROSTER))
 
     assert dump(engine, people) == before
+
+
+def test_empty_frame_changes_nothing_and_an_empty_snapshot_empties_its_scope(
+    engine: sa.Engine, people: sa.Table
+) -> None:
+    load(engine, people, people_frame([person("p1"), person("c1", source_platform="clever")]), now=T0)
+    before = dump(engine, people)
+    empty = people_frame([person("p1")]).iloc[:0]
+
+    nothing = load(engine, people, empty, now=T1)
+    assert nothing == LoadStats(received=0, inserted=0, updated=0, unchanged=0, deactivated=0)
+    assert dump(engine, people) == before
+
+    emptied = load(engine, people, empty, now=T1, snapshot=SnapshotScope(ONEROSTER))
+    assert emptied.deactivated == 1
+    rows = rows_by_id(engine, people)
+    assert (rows[("d1", "p1")]["active"], rows[("d1", "c1")]["active"]) == (False, True)
 
 
 @pytest.mark.postgres
