@@ -27,7 +27,8 @@ def pg_url() -> Iterator[str]:
     """Create a uniquely named database on the test server and yield its SQLAlchemy URL."""
     server_url = sa.make_url(os.environ.get("EDASSETS_TEST_PG_URL", DEFAULT_PG_URL))
     name = f"edassets_test_{os.getpid()}_{secrets.token_hex(4)}"
-    # CREATE/DROP DATABASE cannot run inside a transaction block.
+    # CREATE/DROP DATABASE cannot run inside a transaction block; NullPool keeps no
+    # idle admin connection open for the whole session.
     admin = sa.create_engine(
         server_url,
         isolation_level="AUTOCOMMIT",
@@ -43,7 +44,6 @@ def pg_url() -> Iterator[str]:
     else:
         unreachable = None
     if unreachable is not None:
-        admin.dispose()
         # Failing outside the except block keeps the report to this one message.
         pytest.fail(
             f"PostgreSQL is required but unreachable at {server_url.render_as_string(hide_password=True)} "
@@ -56,7 +56,6 @@ def pg_url() -> Iterator[str]:
         with admin.connect() as connection:
             # FORCE ends connections a failed test may have leaked.
             connection.execute(sa.text(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)"))
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")

@@ -185,10 +185,13 @@ class Thresholds:
     Attributes:
         alert: quarantine rate above which a WARN check fails (an operator looks).
         block: quarantine rate above which the blocking check fails and nothing loads.
+        max_deactivation: largest share of a district's active records one snapshot may
+            deactivate; more looks like a truncated export, and the load is refused.
     """
 
     alert: float = 0.01
     block: float = 0.20
+    max_deactivation: float = 0.5
 
 
 @dataclass(frozen=True)

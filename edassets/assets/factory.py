@@ -20,7 +20,7 @@ from edassets.checks.references import ReferenceResolver
 from edassets.checks.validation import ValidatedBatch, validate_batch
 from edassets.resources.districts import DistrictRegistryResource
 from edassets.resources.dropbox import DropboxResource
-from edassets.resources.warehouse import WarehouseResource
+from edassets.resources.warehouse import MassDeactivationError, WarehouseResource
 
 RAW_IO_MANAGER = "raw_io_manager"
 BATCH_IO_MANAGER = "batch_io_manager"
@@ -201,7 +201,12 @@ def _loaded_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.PartitionsD
             context.log.info(f"{spec.name}/{feed.name} {context.partition_key}: absent in this drop, nothing loaded")
             return dg.MaterializeResult(metadata={"sync_mode": "absent", "inserted": 0, "updated": 0, "deactivated": 0})
         snapshot_of = {"district_id": district_id, "source_platform": spec.name} if validated.sync_mode == "snapshot" else None
-        stats = warehouse.load(feed.entity, validated.rows, snapshot_of=snapshot_of, now=datetime.now(UTC))
+        try:
+            stats = warehouse.load(feed.entity, validated.rows, snapshot_of=snapshot_of, now=datetime.now(UTC),
+                                   quarantined=validated.quarantine,
+                                   max_deactivated_share=spec.thresholds.max_deactivation)
+        except MassDeactivationError as error:
+            raise dg.Failure(f"{spec.name}/{feed.name} {context.partition_key}: {error}") from None
         context.log.info(
             f"{spec.name}/{feed.name} {context.partition_key}: inserted {stats.inserted}, updated {stats.updated}, "
             f"unchanged {stats.unchanged}, deactivated {stats.deactivated}"

@@ -61,9 +61,13 @@ class SnapshotScope:
 
     Attributes:
         match: column name to value, e.g. ``{"district_id": "d1", "source_platform": "oneroster_csv"}``.
+        retained: natural keys of records the snapshot did contain but that are not in the
+            frame (quarantined for bad data). They are not gone from the source, so their
+            warehouse rows must not be deactivated; None when there are none.
     """
 
     match: Mapping[str, object]
+    retained: pd.DataFrame | None = None
 
 
 @dataclass(frozen=True)
@@ -326,7 +330,11 @@ def _insert_into_stage(connection: sa.Connection, stage: sa.Table, arrow: pa.Tab
 
 
 def _merge(table: sa.Table, stage: sa.Table, plan: _Plan, now: datetime, dialect_name: str) -> sa.Insert:
-    """``INSERT ... SELECT FROM stage ON CONFLICT (key) DO UPDATE`` guarded by ``IS DISTINCT FROM``."""
+    """``INSERT ... SELECT`` the staged rows not identical to their target row, ``ON CONFLICT (key) DO UPDATE``.
+
+    The update stays guarded by ``IS DISTINCT FROM`` as well: a row committed by a
+    concurrent load after this statement's snapshot reaches ON CONFLICT unfiltered.
+    """
     now_value = sa.literal(now, type_=table.c[DEACTIVATED_AT].type) if plan.soft_delete else None
     columns = list(plan.columns)
     selected: list[sa.ColumnElement[object]] = [stage.c[c] for c in plan.columns]
@@ -390,14 +398,27 @@ def _merge_counting_new_keys(
 def _deactivate_missing(
     connection: sa.Connection, table: sa.Table, stage: sa.Table, plan: _Plan, snapshot: SnapshotScope, now: datetime
 ) -> int:
-    """Deactivate the scope's active rows whose key is not staged; return how many."""
+    """Deactivate the scope's active rows whose key is neither staged nor retained; return how many."""
     in_scope = [table.c[column] == value for column, value in snapshot.match.items()]
-    statement = (
-        sa.update(table)
-        .where(*in_scope, table.c[ACTIVE], ~_same_key_exists(stage, table, plan.key))
-        .values({ACTIVE: False, DEACTIVATED_AT: now})
-    )
-    return connection.execute(statement).rowcount
+    conditions = [*in_scope, table.c[ACTIVE], ~_same_key_exists(stage, table, plan.key)]
+    retained = None
+    if snapshot.retained is not None and len(snapshot.retained):
+        keys = snapshot.retained[plan.key].dropna().drop_duplicates()
+        retained = sa.Table(
+            f"_edassets_retained_{uuid.uuid4().hex[:12]}",
+            sa.MetaData(),
+            *(sa.Column(name, table.c[name].type) for name in plan.key),
+            prefixes=["TEMPORARY"],
+            postgresql_on_commit="DROP",
+        )
+        retained.create(connection)
+        _fill_stage(connection, retained, _to_arrow(keys, table), plan.key)
+        conditions.append(~_same_key_exists(retained, table, plan.key))
+    statement = sa.update(table).where(*conditions).values({ACTIVE: False, DEACTIVATED_AT: now})
+    deactivated = connection.execute(statement).rowcount
+    if retained is not None:
+        retained.drop(connection)
+    return deactivated
 
 
 def _same_key_exists(rows: sa.Table, outer: sa.Table, key: list[str]) -> sa.Exists:

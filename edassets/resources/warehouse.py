@@ -22,6 +22,12 @@ from edassets.schema.tables import table
 _MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 # Parameters per IN list: well below SQLite's and psycopg's limits.
 _LOOKUP_CHUNK = 5_000
+# Small scopes may legitimately lose a few rows at once (a school closes a class or two).
+_MASS_DEACTIVATION_FLOOR = 10
+
+
+class MassDeactivationError(Exception):
+    """A snapshot would deactivate a suspicious share of a district's records."""
 
 
 def upgrade_schema(url: str) -> None:
@@ -53,7 +59,16 @@ class WarehouseResource(dg.ConfigurableResource):
             self._engine = sa.create_engine(self.url)
         return self._engine
 
-    def load(self, entity: Entity, frame: pd.DataFrame, *, snapshot_of: dict[str, str] | None, now: datetime) -> LoadStats:
+    def load(
+        self,
+        entity: Entity,
+        frame: pd.DataFrame,
+        *,
+        snapshot_of: dict[str, str] | None,
+        now: datetime,
+        quarantined: pd.DataFrame | None = None,
+        max_deactivated_share: float = 1.0,
+    ) -> LoadStats:
         """Upsert one validated batch in one transaction.
 
         Args:
@@ -62,18 +77,38 @@ class WarehouseResource(dg.ConfigurableResource):
             snapshot_of: when the batch is a complete snapshot, the scope it covers
                 (district and platform): active rows of that scope missing from it are deactivated.
             now: load time (UTC): stamped as lineage_loaded_at and deactivated_at.
+            quarantined: rows of the same snapshot held back by validation; a student
+                quarantined for a typo is still enrolled, so their rows stay active.
+            max_deactivated_share: refuse (roll back) a snapshot that would deactivate more
+                than this share of the scope's active rows.
+
+        Raises:
+            MassDeactivationError: the snapshot would deactivate too much; nothing was written.
         """
         rows = frame.assign(lineage_loaded_at=pd.Timestamp(now))
+        target = table(entity)
         with self.engine().begin() as connection:
-            return upsert_frame(
+            active_before = 0
+            if snapshot_of:
+                scope = [target.c[column] == value for column, value in snapshot_of.items()]
+                active_before = connection.scalar(sa.select(sa.func.count()).where(*scope, target.c.active)) or 0
+            stats = upsert_frame(
                 connection,
-                table(entity),
+                target,
                 rows,
                 key=entity.key,
                 lineage=LINEAGE_COLUMNS,
-                snapshot=SnapshotScope(snapshot_of) if snapshot_of else None,
+                snapshot=SnapshotScope(snapshot_of, retained=quarantined) if snapshot_of else None,
                 now=now,
             )
+            # Raising inside the transaction rolls the whole load back.
+            if stats.deactivated > _MASS_DEACTIVATION_FLOOR and stats.deactivated > max_deactivated_share * active_before:
+                raise MassDeactivationError(
+                    f"{entity.name}: this snapshot would deactivate {stats.deactivated} of {active_before} active rows "
+                    f"(more than {max_deactivated_share:.0%}); nothing was loaded. A truncated export looks like this; "
+                    "if the district really dropped them, raise the platform's max_deactivation threshold for one run"
+                )
+            return stats
 
     def existing_ids(self, entity_name: str, district_id: str, ids: Iterable[str]) -> set[str]:
         """Which of `ids` name rows of `entity_name` in the district (active or not).

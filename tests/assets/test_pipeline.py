@@ -11,6 +11,7 @@ import sqlalchemy as sa
 from edassets.assets.factory import asset_key
 from edassets.assets.partitions import partition_key
 from edassets.definitions import build_definitions, job_name
+from edassets.demo.synthetic import zip_bundle
 from edassets.resources.archive import open_archive
 from edassets.settings import Settings
 from tests.assets.conftest import DAY
@@ -109,8 +110,9 @@ def test_reimport_changes_nothing_then_the_next_snapshot_deactivates_what_it_lac
 
 def test_malformed_and_invalid_rows_are_quarantined_while_good_rows_load(run, district_files, settings) -> None:
     files = district_files("dirty", bad_record_rate=0.05)
+    bundle = zip_bundle(files.oneroster_dir, files.oneroster_dir.parent / "bundle.zip")
 
-    outcome = run("oneroster_csv", [files.oneroster_dir], "dirty")
+    outcome = run("oneroster_csv", [bundle], "dirty")
 
     by_feed = {f.feed: f for f in outcome.feeds}
     assert outcome.failure is None
@@ -120,6 +122,10 @@ def test_malformed_and_invalid_rows_are_quarantined_while_good_rows_load(run, di
     report = pd.read_csv(by_feed["enrollments"].report)
     assert report["lineage_archive_key"].str.startswith("raw/oneroster_csv/enrollments/dirty/").all()
     assert by_feed["enrollments"].quarantined == files.bad["enrollments.csv"]
+    # The zip itself is archived whole next to the files that came out of it.
+    archive = open_archive(settings.archive_url)
+    containers = [k for k in archive.list("raw/oneroster_csv/persons/dirty/") if "/container/" in k]
+    assert [archive.get(k) for k in containers] == [bundle.read_bytes()]
 
 
 @pytest.mark.postgres
