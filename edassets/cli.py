@@ -8,7 +8,7 @@ import argparse
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -70,23 +70,32 @@ class ImportOutcome:
     failure: str | None
 
 
-def run_import(platform_name: str, paths: Sequence[str], district: str, day: str, *, timezone: str | None = None,
-               settings: Settings | None = None, instance: dg.DagsterInstance | None = None) -> ImportOutcome:
-    """Run a platform's whole asset graph for one district and day on the given files.
+def run_platform(
+    platform_name: str,
+    district: str,
+    day: str,
+    *,
+    paths: Sequence[str] = (),
+    replay: bool = False,
+    timezone: str | None = None,
+    settings: Settings | None = None,
+    instance: dg.DagsterInstance | None = None,
+) -> ImportOutcome:
+    """Run a platform's asset graph for one district and day through Dagster.
 
-    Registers the district (registry entry and partition) if it is new.
+    A district new to the platform is registered first (registry entry and partition).
 
     Args:
         platform_name: registered platform.
-        paths: files, folders or zips the district handed over.
         district: district id (normalised to [a-z0-9_-]).
         day: delivery date, YYYY-MM-DD.
+        paths: file-drop platforms: files, folders or zips the district handed over
+            (empty: the district's dropbox folder). API platforms fetch instead.
+        replay: rebuild parsed → loaded from the archive without fetching or reading files.
         timezone: IANA zone for a district not yet registered.
         settings: installation settings (default: from the environment).
         instance: Dagster instance to run on (default: the one DAGSTER_HOME names).
     """
-
-
     settings = settings or Settings.from_env()
     if instance is None:
         _prepare_instance_home(settings)
@@ -94,30 +103,37 @@ def run_import(platform_name: str, paths: Sequence[str], district: str, day: str
     spec = platform(platform_name)
     district_id = normalize_district_id(district)
     upgrade_schema(settings.warehouse_url)
+    _register(spec, district, district_id, timezone, settings, instance)
 
+    job = build_definitions(settings).resolve_job_def(job_name(spec.name))
+    absolute = [str(Path(p).resolve()) for p in paths]
+    run_config: dict[str, object] = {
+        # The summary is printed at the end; step-by-step logs are in the UI.
+        "loggers": {"console": {"config": {"log_level": os.environ.get("EDASSETS_LOG_LEVEL", "CRITICAL")}}},
+    }
+    if spec.delivery == "file_drop" and not replay:
+        run_config["ops"] = {asset_key(spec.name, "raw", f.name).to_python_identifier(): {"config": {"paths": absolute}}
+                             for f in spec.feeds}
+    selection = None
+    if replay:
+        selection = [asset_key(spec.name, stage, f.name) for f in spec.feeds for stage in ("parsed", "validated", "loaded")]
+    key = partition_key(district_id, day)
+    result = job.execute_in_process(run_config=run_config, instance=instance, partition_key=key,
+                                    asset_selection=selection, raise_on_error=False)
+    return _summarize(spec, str(key), result)
+
+
+def _register(spec: PlatformSpec, district: str, district_id: str, timezone: str | None, settings: Settings,
+              instance: dg.DagsterInstance) -> None:
     registry = DistrictRegistry.load(settings.registry_path)
     entry = registry.get(district_id) or District(id=district_id, name=district, timezone=timezone or "UTC", source_id=district)
     if spec.name not in entry.platforms:
         roster = entry.roster_source or (spec.name if spec.roster else None)
-        entry = District(**{**entry.__dict__, "platforms": (*entry.platforms, spec.name), "roster_source": roster})
+        entry = replace(entry, platforms=(*entry.platforms, spec.name), roster_source=roster)
         registry.with_district(entry).save(settings.registry_path)
-
     partitions_name = districts_partitions_name(spec.name)
     if not instance.has_dynamic_partition(partitions_name, district_id):
         instance.add_dynamic_partitions(partitions_name, [district_id])
-
-    defs = build_definitions(settings)
-    job = defs.resolve_job_def(job_name(spec.name))
-    absolute = [str(Path(p).resolve()) for p in paths]
-    run_config = {
-        "ops": {asset_key(spec.name, "raw", f.name).to_python_identifier(): {"config": {"paths": absolute}}
-                for f in spec.feeds},
-        # The summary is printed at the end; step-by-step logs are in the UI.
-        "loggers": {"console": {"config": {"log_level": os.environ.get("EDASSETS_LOG_LEVEL", "CRITICAL")}}},
-    }
-    key = partition_key(district_id, day)
-    result = job.execute_in_process(run_config=run_config, instance=instance, partition_key=key, raise_on_error=False)
-    return _summarize(spec, str(key), result)
 
 
 def _summarize(spec: PlatformSpec, partition: str, result: dg.ExecuteInProcessResult) -> ImportOutcome:
@@ -175,7 +191,19 @@ def _print_outcome(outcome: ImportOutcome) -> None:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    outcome = run_import(args.platform, args.paths, args.district, args.date, timezone=args.timezone)
+    outcome = run_platform(args.platform, args.district, args.date, paths=args.paths, timezone=args.timezone)
+    _print_outcome(outcome)
+    return 1 if outcome.failure else 0
+
+
+def _cmd_sync(args: argparse.Namespace) -> int:
+    outcome = run_platform(args.platform, args.district, args.date, timezone=args.timezone)
+    _print_outcome(outcome)
+    return 1 if outcome.failure else 0
+
+
+def _cmd_replay(args: argparse.Namespace) -> int:
+    outcome = run_platform(args.platform, args.district, args.date, replay=True)
     _print_outcome(outcome)
     return 1 if outcome.failure else 0
 
@@ -185,8 +213,8 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     files = write_synthetic_district(settings.home / "demo" / "files", SyntheticOptions(students=args.students))
     failed = False
     for platform_name, folder in (("oneroster_csv", files.oneroster_dir), ("nwea_map", files.nwea_dir)):
-        outcome = run_import(platform_name, [str(folder)], "demo-unified", args.date, timezone="America/Chicago",
-                             settings=settings)
+        outcome = run_platform(platform_name, "demo-unified", args.date, paths=[str(folder)], timezone="America/Chicago",
+                               settings=settings)
         _print_outcome(outcome)
         failed |= outcome.failure is not None
     print()
@@ -215,6 +243,19 @@ def _parser() -> argparse.ArgumentParser:
     importer.add_argument("--date", default=date.today().isoformat(), help="delivery date YYYY-MM-DD (default today)")
     importer.add_argument("--timezone", help="IANA time zone of a new district (default UTC)")
     importer.set_defaults(handler=_cmd_import)
+
+    sync = commands.add_parser("sync", help="fetch a district's data from an API platform")
+    sync.add_argument("platform", help="API platform, e.g. oneroster_rest or clever")
+    sync.add_argument("--district", required=True, help="registered district id")
+    sync.add_argument("--date", default=date.today().isoformat(), help="partition day YYYY-MM-DD (default today)")
+    sync.add_argument("--timezone", help="IANA time zone of a new district (default UTC)")
+    sync.set_defaults(handler=_cmd_sync)
+
+    replay = commands.add_parser("replay", help="rebuild parsed → loaded from the archive, without refetching")
+    replay.add_argument("platform")
+    replay.add_argument("--district", required=True)
+    replay.add_argument("--date", required=True, help="the partition day to rebuild, YYYY-MM-DD")
+    replay.set_defaults(handler=_cmd_replay)
 
     demo = commands.add_parser("demo", help="import a synthetic demo district through every file platform")
     demo.add_argument("--students", type=int, default=600, help="size of the demo district")

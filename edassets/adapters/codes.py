@@ -31,3 +31,30 @@ def code_map(spellings: Mapping[str, str], name: str) -> Transform:
 def first_item(values: pd.Series) -> pd.Series:
     """The first element of a comma-separated multi-value cell ("s1,s2" -> "s1")."""
     return text(text(values).str.split(",", n=1).str[0])
+
+
+def json_field(name: str) -> Transform:
+    """The first `name` value inside flattened JSON text (a GUIDRef list's first sourcedId).
+
+    The JSON reader writes nested lists with sorted keys and no spaces, so a regular
+    expression finds the value without parsing every cell.
+    """
+    pattern = rf'"{name}":"([^"]*)"'
+
+    def transform(values: pd.Series) -> pd.Series:
+        return text(text(values).str.extract(pattern, expand=False))
+
+    transform.__name__ = f"JSON {name}"
+    return transform
+
+
+def json_fields(name: str) -> Transform:
+    """Every `name` value inside flattened JSON text, comma-joined (all terms of a class)."""
+    pattern = rf'"{name}":"([^"]*)"'
+
+    def transform(values: pd.Series) -> pd.Series:
+        found = text(values).str.findall(pattern).str.join(",")
+        return text(found.astype(pd.StringDtype("pyarrow")))
+
+    transform.__name__ = f"JSON {name} list"
+    return transform

@@ -1,5 +1,7 @@
 """Reading vendor CSV files as they really are: BOMs, CRLF, odd headers, broken rows.
 
+`CsvTable` is also the shape of any text table the mapping reads (API pages too).
+
 Every value is read as text (typing is the mapping's job, where a bad value can be
 reported instead of crashing the reader). pyarrow does the parsing, so a 50,000-student
 users file reads in milliseconds.
@@ -36,12 +38,17 @@ class CsvTable:
             quarantine report can point at the line even when broken rows were skipped.
         malformed: rows that could not be parsed.
         encoding: the encoding the bytes were decoded with.
+        archive_keys: per row, the archive object it came from, when a table spans several
+            objects (API pages); None when the whole table is one file.
+        malformed_keys: per malformed row, its archive object (same convention).
     """
 
     frame: pd.DataFrame
     record_index: np.ndarray
     malformed: tuple[MalformedRow, ...]
     encoding: str
+    archive_keys: np.ndarray | None = None
+    malformed_keys: tuple[str, ...] = ()
 
 
 def _header(data: bytes, encoding: str) -> list[str]:

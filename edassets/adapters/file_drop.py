@@ -4,7 +4,7 @@ import csv
 import hashlib
 import zipfile
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
 
@@ -44,12 +44,14 @@ class RawDrop:
         roles: lower-cased expected file name -> name of the received file playing that role.
         containers: zip files they came out of, archived whole so not one received byte is lost.
         missing: file names the feed wanted but the drop lacked.
+        meta: how the bytes were obtained (API: sync mode, cursor, page URLs and statuses).
     """
 
     files: tuple[ReceivedFile, ...]
     roles: Mapping[str, str]
     containers: tuple[ReceivedFile, ...] = ()
     missing: tuple[str, ...] = ()
+    meta: Mapping[str, object] = field(default_factory=dict)
 
     def by_name(self) -> dict[str, ReceivedFile]:
         """Files keyed by the lower-cased name the feed expects (vendors are not consistent about case)."""

@@ -6,7 +6,7 @@ the record with a reason instead of loading a silent null.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -15,11 +15,13 @@ from edassets.adapters.csv_files import CsvTable
 from edassets.adapters.spec import Column, Const, Derived, FeedSpec, FieldSource, ParseContext, SyncMode
 from edassets.adapters.transforms import is_present, text
 
-ERROR_COLUMNS: tuple[str, ...] = ("row", "lineage_record_index", "field", "rule", "value")
+ERROR_COLUMNS: tuple[str, ...] = ("row", "lineage_record_index", "field", "rule", "value", "lineage_archive_key")
 """Parse-error frame columns. `row` is the position in the parsed frame, -1 for a record
-that never became a row (a malformed CSV line)."""
+that never became a row (a malformed CSV line or API page); such records name their
+archive object in `lineage_archive_key` when the batch spans several objects."""
 
 _RECORD = "__record_index"
+_ARCHIVE_KEY = "__archive_key"
 
 
 @dataclass(frozen=True)
@@ -33,6 +35,7 @@ class ParsedBatch:
         archive_key: archive object of the feed's own file ("" when the file was absent).
         missing_columns: mapped source columns the file did not have at all (a renamed
             vendor column shows up here, not as a thousand mysterious nulls).
+        next_cursor: newest modification time fetched (ISO, UTC) for incremental API feeds.
     """
 
     frame: pd.DataFrame
@@ -40,6 +43,11 @@ class ParsedBatch:
     sync_mode: SyncMode
     archive_key: str = ""
     missing_columns: tuple[str, ...] = field(default=())
+    next_cursor: str | None = None
+
+    def with_next_cursor(self, next_cursor: str | None) -> "ParsedBatch":
+        """The same batch, carrying the high-water mark its load may commit."""
+        return replace(self, next_cursor=next_cursor)
 
     @property
     def records(self) -> int:
@@ -56,6 +64,7 @@ def empty_errors() -> pd.DataFrame:
             "field": pd.Series(dtype=pd.StringDtype("pyarrow")),
             "rule": pd.Series(dtype=pd.StringDtype("pyarrow")),
             "value": pd.Series(dtype=pd.StringDtype("pyarrow")),
+            "lineage_archive_key": pd.Series(dtype=pd.StringDtype("pyarrow")),
         }
     )
 
@@ -69,12 +78,16 @@ class _Headers:
         self.missing: list[str] = []
 
     def find(self, names: tuple[str, ...]) -> pd.Series:
-        for name in names:
-            actual = self._by_folded.get(name.casefold())
-            if actual is not None:
-                return self._frame[actual]
-        self.missing.append(names[0])
-        return pd.Series(pd.NA, index=self._frame.index, dtype=pd.StringDtype("pyarrow"))
+        present = [self._frame[actual] for name in names if (actual := self._by_folded.get(name.casefold())) is not None]
+        if not present:
+            self.missing.append(names[0])
+            return pd.Series(pd.NA, index=self._frame.index, dtype=pd.StringDtype("pyarrow"))
+        # Row by row, the first alternative holding a value wins: a OneRoster 1.2 file may
+        # have a primaryOrgSourcedId column that is blank for some users.
+        values = present[0]
+        for alternative in present[1:]:
+            values = values.where(is_present(values), alternative)
+        return values
 
 
 def _errors_for(failed: pd.Series, raw: pd.Series, frame: pd.DataFrame, target: str, rule: str) -> pd.DataFrame:
@@ -128,6 +141,8 @@ def _map_once(
             errors.append(failed)
     mapped = pd.DataFrame(columns, index=frame.index)
     mapped[_RECORD] = frame[_RECORD]
+    if _ARCHIVE_KEY in frame.columns:
+        mapped[_ARCHIVE_KEY] = frame[_ARCHIVE_KEY]
     error_frame = pd.concat(errors, ignore_index=True) if errors else empty_errors()
     keep = pd.Series(True, index=frame.index)
     for required in feed.required_values:
@@ -194,11 +209,13 @@ def map_feed(
     Returns:
         The batch; empty when the feed's file is absent.
     """
-    table = tables.get(feed.file.lower())
+    table = tables.get(feed.source)
     if table is None:
         return ParsedBatch(_empty_entity_frame(feed), empty_errors(), sync_mode)
     frame = table.frame.copy()
     frame[_RECORD] = table.record_index
+    if table.archive_keys is not None:
+        frame[_ARCHIVE_KEY] = table.archive_keys
     if feed.where is not None:
         where_column, allowed = feed.where
         values = _Headers(frame).find((where_column,)).str.strip().str.casefold()
@@ -223,6 +240,8 @@ def map_feed(
             "field": pd.Series(["(record)"] * len(table.malformed), dtype=pd.StringDtype("pyarrow")),
             "rule": pd.Series([m.rule for m in table.malformed], dtype=pd.StringDtype("pyarrow")),
             "value": pd.Series([pd.NA] * len(table.malformed), dtype=pd.StringDtype("pyarrow")),
+            "lineage_archive_key": pd.Series(list(table.malformed_keys) or [pd.NA] * len(table.malformed),
+                                             dtype=pd.StringDtype("pyarrow")),
         }
     )
     errors = pd.concat([*error_parts, malformed], ignore_index=True).astype({"row": "int64"})
@@ -251,6 +270,8 @@ def _finish(feed: FeedSpec, mapped: pd.DataFrame, context: ParseContext, archive
             continue
         if name == "lineage_record_index":
             values: object = mapped[_RECORD]
+        elif name == "lineage_archive_key" and _ARCHIVE_KEY in mapped.columns:
+            values = mapped[_ARCHIVE_KEY]
         elif name in mapped.columns:
             values = mapped[name]
         else:

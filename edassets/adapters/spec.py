@@ -8,11 +8,13 @@ comes from. The machinery that executes a spec lives elsewhere (`mapping.py`,
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Literal
 from zoneinfo import ZoneInfo
 
 import pandas as pd
 
+from edassets.adapters.http import Auth, ErrorAction, Paginator, RateLimit, RetryPolicy
 from edassets.schema.model import Entity
 
 SyncMode = Literal["snapshot", "incremental", "events", "absent"]
@@ -23,6 +25,9 @@ incremental: the batch holds changed rows only (deletions arrive as inactive row
 events: append-only facts (activity, results); nothing is ever deactivated.
 absent: the source said it sent nothing for this feed (a OneRoster manifest `absent`).
 """
+
+API_RECORDS = "records"
+"""Table key of an API feed's flattened records."""
 
 Transform = Callable[[pd.Series], pd.Series]
 """Vectorised parser: strings in, typed values out, NA where a present value is invalid."""
@@ -96,12 +101,15 @@ class Join:
         keep: columns of this file to bring in.
         where: (column, allowed values) filter applied to this file first, e.g. only
             OneRoster 1.2 `roles.csv` rows with roleType=primary.
+        endpoint: API feeds: the endpoint whose records form this table (`file` is then
+            just the table's name, e.g. OneRoster REST `demographics`).
     """
 
     file: str
     on: tuple[tuple[str, str], ...]
     keep: tuple[str, ...]
     where: tuple[str, frozenset[str]] | None = None
+    endpoint: "Endpoint | None" = None
 
     @property
     def prefix(self) -> str:
@@ -124,6 +132,51 @@ class Crosswalk:
 
 
 @dataclass(frozen=True)
+class Incremental:
+    """How an endpoint fetches only what changed since the last committed load.
+
+    Attributes:
+        cursor_field: record field (flattened, dotted) holding the modification time.
+        param: request parameter carrying the filter.
+        template: parameter value with `{value}` for the ISO-8601 UTC cursor, e.g.
+            OneRoster's `dateLastModified>'{value}'`.
+        lookback: re-fetch this much before the cursor: vendors commit rows with
+            timestamps slightly in the past, and a re-fetched row is an idempotent upsert.
+    """
+
+    cursor_field: str
+    param: str
+    template: str
+    lookback: timedelta = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """Where an API feed's records come from.
+
+    Attributes:
+        path: path below the district's base URL.
+        records_path: dotted path of the record list in the body ("users", "data").
+        params: fixed query parameters.
+        paginator: factory of a fresh paginator (paginators are stateful); None = the platform's.
+        incremental: cursor-based delta fetching; without it every fetch is a full snapshot.
+        record_root: field holding the record inside each list item (Clever wraps every
+            record as `{"data": {...}, "uri": ...}`).
+        explode: list field -> label: one record per element, with the element in column
+            `member` and the label in `member_of` (Clever sections list their students and
+            teachers; each pair is an enrollment).
+    """
+
+    path: str
+    records_path: str
+    params: Mapping[str, str] = field(default_factory=dict)
+    paginator: Callable[[], Paginator] | None = None
+    incremental: Incremental | None = None
+    record_root: str | None = None
+    explode: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class FeedSpec:
     """One stream of records from a platform into one entity.
 
@@ -131,9 +184,10 @@ class FeedSpec:
         name: snake_case feed name; the last part of the asset keys.
         entity: target entity of the unified schema.
         description: one sentence shown in the UI.
-        file: name of the file the feed reads (matched case-insensitively in the drop).
         fields: target column -> source. One mapping per output row per record; several
             mappings unpivot a record into several rows (identifier crosswalk rows).
+        file: file-drop feeds: the file the feed reads (matched case-insensitively in the drop).
+        endpoint: API feeds: the endpoint the feed pages through.
         sync_mode: how batches relate to the warehouse unless the drop's manifest says otherwise.
         joins: other files whose columns the mapping may use.
         where: (source column, allowed values): only matching records belong to this feed.
@@ -147,8 +201,9 @@ class FeedSpec:
     name: str
     entity: Entity
     description: str
-    file: str
     fields: tuple[Mapping[str, FieldSource], ...]
+    file: str = ""
+    endpoint: Endpoint | None = None
     sync_mode: SyncMode = "snapshot"
     joins: tuple[Join, ...] = ()
     where: tuple[str, frozenset[str]] | None = None
@@ -157,10 +212,19 @@ class FeedSpec:
     bounds: Mapping[str, tuple[float, float]] = field(default_factory=dict)
     optional: bool = False
 
+    def __post_init__(self) -> None:
+        if bool(self.file) == (self.endpoint is not None):
+            raise ValueError(f"feed {self.name} needs exactly one of file and endpoint")
+
+    @property
+    def source(self) -> str:
+        """Key of the feed's own table among the tables handed to the mapping."""
+        return self.file.lower() if self.file else API_RECORDS
+
     @property
     def files(self) -> tuple[str, ...]:
         """Every file the feed reads: its own and its joins'."""
-        return (self.file, *(j.file for j in self.joins))
+        return (self.file, *(j.file for j in self.joins)) if self.file else ()
 
 
 @dataclass(frozen=True)
@@ -195,6 +259,29 @@ class Thresholds:
 
 
 @dataclass(frozen=True)
+class ApiSpec:
+    """How to talk to a platform's API; the machinery is in `edassets.adapters.http`.
+
+    Attributes:
+        auth: builds the request auth from the district's resolved credentials and base URL.
+        paginator: factory of the default paginator.
+        rate_limit: client-side budget (requests/second, concurrency).
+        retry: bounded retries with backoff.
+        error_actions: HTTP status -> action, overriding the toolkit defaults.
+        default_base_url: base URL when the registry names none for the district.
+        timeout_s: per-request timeout.
+    """
+
+    auth: Callable[[Mapping[str, str], str], Auth]
+    paginator: Callable[[], Paginator]
+    rate_limit: RateLimit
+    retry: RetryPolicy
+    error_actions: Mapping[int, ErrorAction] = field(default_factory=dict)
+    default_base_url: str | None = None
+    timeout_s: float = 30.0
+
+
+@dataclass(frozen=True)
 class PlatformSpec:
     """Everything edassets needs to know to ingest one platform.
 
@@ -202,10 +289,12 @@ class PlatformSpec:
         name: snake_case id; the first part of asset keys and the Dagster group.
         title: human name.
         description: what the platform is and how data arrives.
-        delivery: how bytes arrive; "file_drop" platforms read files a district hands over.
+        delivery: how bytes arrive: "file_drop" platforms read files a district hands over,
+            "api" platforms page through the vendor's API.
         kinds: Dagster kinds shown on the assets (csv, api, …).
         feeds: the platform's feeds, in load order.
         vendor: organisation behind the platform (written to results).
+        api: API access (api platforms only).
         manifest: per-file sync modes declared by the drop itself.
         file_signatures: expected file name -> header columns identifying a renamed file.
         thresholds: quarantine-rate gates.
@@ -215,10 +304,11 @@ class PlatformSpec:
     name: str
     title: str
     description: str
-    delivery: Literal["file_drop"]
+    delivery: Literal["file_drop", "api"]
     kinds: frozenset[str]
     feeds: tuple[FeedSpec, ...]
     vendor: str
+    api: ApiSpec | None = None
     manifest: ManifestRule | None = None
     file_signatures: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     thresholds: Thresholds = Thresholds()

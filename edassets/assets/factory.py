@@ -9,18 +9,21 @@ from datetime import UTC, datetime
 
 import dagster as dg
 
-from edassets.adapters.csv_files import read_csv_text
+from edassets.adapters.fetch import PageArchiveNeeded, fetch_feed, plan_fetch
 from edassets.adapters.file_drop import DropError, RawDrop, collect_files, select_drop
-from edassets.adapters.manifest import resolve_sync_mode
-from edassets.adapters.mapping import ParsedBatch, map_feed
+from edassets.adapters.http import AdapterError, RateLimited, UpstreamUnavailable
+from edassets.adapters.mapping import ParsedBatch
+from edassets.adapters.parse import parse_drop
 from edassets.adapters.spec import FeedSpec, ParseContext, PlatformSpec
 from edassets.assets.partitions import partition_parts
 from edassets.checks.gates import build_quarantine_checks, ensure_gate_passed
 from edassets.checks.references import ReferenceResolver
 from edassets.checks.validation import ValidatedBatch, validate_batch
-from edassets.resources.districts import DistrictRegistryResource
+from edassets.resources.archive import ArchiveResource
+from edassets.resources.districts import DistrictRegistryResource, RegistryError
 from edassets.resources.dropbox import DropboxResource
-from edassets.resources.warehouse import MassDeactivationError, WarehouseResource
+from edassets.resources.io_managers import archive_drop, stage_key
+from edassets.resources.warehouse import CursorAdvance, MassDeactivationError, WarehouseResource
 
 RAW_IO_MANAGER = "raw_io_manager"
 BATCH_IO_MANAGER = "batch_io_manager"
@@ -56,7 +59,7 @@ def _referenced_feeds(spec: PlatformSpec, feed: FeedSpec) -> dict[str, FeedSpec]
     return {r.entity: producers[r.entity] for r in feed.entity.references if r.entity in producers}
 
 
-def _raw_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+def _raw_file_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     wanted = feed.files + ((spec.manifest.file,) if spec.manifest else ())
 
     @dg.asset(
@@ -85,6 +88,59 @@ def _raw_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.PartitionsDefi
     return raw
 
 
+def _raw_api_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    endpoint = feed.endpoint
+    if endpoint is None or spec.api is None:
+        raise ValueError(f"{spec.name}/{feed.name} is not an API feed")
+
+    @dg.asset(
+        key=asset_key(spec.name, "raw", feed.name),
+        partitions_def=partitions,
+        io_manager_key=RAW_IO_MANAGER,
+        group_name=spec.name,
+        kinds=set(spec.kinds),
+        pool=spec.name,
+        # Outages outlast the client's own bounded retries; come back later, with jitter.
+        retry_policy=dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
+        description=f"{spec.title}: every page of {endpoint.path} exactly as received, archived write-once.",
+    )
+    def raw(
+        context: dg.AssetExecutionContext,
+        districts: DistrictRegistryResource,
+        warehouse: WarehouseResource,
+        archive: ArchiveResource,
+    ) -> RawDrop:
+        district_id, _ = partition_parts(context.partition_key)
+        district = districts.district(district_id)
+        base_url = district.endpoints.get(spec.name) or spec.api.default_base_url
+        if not base_url:
+            raise dg.Failure(f"district {district_id} has no {spec.name} endpoint in the registry", allow_retries=False)
+        try:
+            credentials = district.resolve_credentials(spec.name)
+        except RegistryError as error:
+            raise dg.Failure(str(error), allow_retries=False) from None
+        cursor = warehouse.cursor(spec.name, feed.name, district_id) if endpoint.incremental else None
+        plan = plan_fetch(feed, cursor)
+        try:
+            drop = fetch_feed(spec, feed, district_id=district_id, base_url=base_url, credentials=credentials, plan=plan)
+        except PageArchiveNeeded as bad:
+            partition = str(context.partition_key)
+            base = stage_key("raw-failed", spec.name, feed.name, partition, context.run.run_id)
+            manifest_key, _ = archive_drop(archive.store(), base, bad.drop, partition=partition, run_id=context.run.run_id)
+            raise dg.Failure(f"{bad.reason}; every page received, the bad one included, is archived: {manifest_key}",
+                             allow_retries=False) from None
+        except (UpstreamUnavailable, RateLimited) as error:
+            raise dg.Failure(str(error)) from None
+        except AdapterError as error:
+            raise dg.Failure(str(error), allow_retries=False) from None
+        records = sum(int(page["records"]) for page in drop.meta.get("pages", []))
+        context.log.info(f"{spec.name}/{feed.name} {context.partition_key}: {len(drop.files)} pages, {records} records "
+                         f"({plan.sync_mode}{' since ' + drop.meta['cursor'] if plan.cursor else ''})")
+        return drop
+
+    return raw
+
+
 def _parsed_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     @dg.asset(
         key=asset_key(spec.name, "parsed", feed.name),
@@ -98,26 +154,15 @@ def _parsed_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.PartitionsD
     def parsed(context: dg.AssetExecutionContext, raw: RawDrop, districts: DistrictRegistryResource) -> ParsedBatch:
         district_id, _ = partition_parts(context.partition_key)
         district = districts.district(district_id)
-        files = raw.by_name()
+        parse_context = ParseContext(district_id=district_id, timezone=district.zone, platform=spec.name)
         try:
-            sync_mode = resolve_sync_mode(spec, feed, files)
+            batch = parse_drop(spec, feed, raw, context=parse_context, run_id=context.run.run_id)
         except DropError as error:
             raise dg.Failure(f"{spec.name}/{feed.name}: {error}") from None
-        readable = {name for name in (f.lower() for f in feed.files) if name in files} if sync_mode != "absent" else set()
-        tables = {name: read_csv_text(files[name].data) for name in readable}
-        primary = files.get(feed.file.lower())
-        batch = map_feed(
-            feed,
-            tables,
-            context=ParseContext(district_id=district_id, timezone=district.zone, platform=spec.name),
-            archive_key=(primary.archive_key or "") if primary else "",
-            run_id=context.run.run_id,
-            sync_mode=sync_mode,
-        )
         context.add_output_metadata({
             "records": batch.records,
             "parse_errors": len(batch.errors),
-            "sync_mode": sync_mode,
+            "sync_mode": batch.sync_mode,
             "missing_columns": ", ".join(batch.missing_columns) or "none",
             "dagster/row_count": len(batch.frame),
         })
@@ -201,10 +246,14 @@ def _loaded_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.PartitionsD
             context.log.info(f"{spec.name}/{feed.name} {context.partition_key}: absent in this drop, nothing loaded")
             return dg.MaterializeResult(metadata={"sync_mode": "absent", "inserted": 0, "updated": 0, "deactivated": 0})
         snapshot_of = {"district_id": district_id, "source_platform": spec.name} if validated.sync_mode == "snapshot" else None
+        cursor = None
+        if validated.next_cursor:
+            cursor = CursorAdvance(spec.name, feed.name, district_id, datetime.fromisoformat(validated.next_cursor),
+                                   context.run.run_id)
         try:
             stats = warehouse.load(feed.entity, validated.rows, snapshot_of=snapshot_of, now=datetime.now(UTC),
                                    quarantined=validated.quarantine,
-                                   max_deactivated_share=spec.thresholds.max_deactivation)
+                                   max_deactivated_share=spec.thresholds.max_deactivation, cursor=cursor)
         except MassDeactivationError as error:
             raise dg.Failure(f"{spec.name}/{feed.name} {context.partition_key}: {error}") from None
         context.log.info(
@@ -234,8 +283,9 @@ def build_platform_assets(spec: PlatformSpec, partitions: dg.PartitionsDefinitio
     assets: list[dg.AssetsDefinition] = []
     checks: list[dg.AssetChecksDefinition] = []
     for feed in spec.feeds:
+        raw_builder = _raw_api_asset if spec.delivery == "api" else _raw_file_asset
         assets += [
-            _raw_asset(spec, feed, partitions),
+            raw_builder(spec, feed, partitions),
             _parsed_asset(spec, feed, partitions),
             _validated_asset(spec, feed, partitions),
             _loaded_asset(spec, feed, partitions, warehouse_kind),

@@ -40,6 +40,7 @@ class ValidatedBatch:
         quarantined: distinct records rejected.
         duplicates_dropped: exact repeats of another record, dropped silently (vendors send
             them; they carry no information and must not inflate the quarantine rate).
+        next_cursor: the incremental cursor the load commits with these rows.
     """
 
     rows: pd.DataFrame
@@ -49,6 +50,7 @@ class ValidatedBatch:
     received: int
     quarantined: int
     duplicates_dropped: int = 0
+    next_cursor: str | None = None
 
     @property
     def quarantine_rate(self) -> float:
@@ -187,6 +189,7 @@ def validate_batch(
         received=batch.records,
         quarantined=len(bad_rows) + never_parsed,
         duplicates_dropped=int(repeated.sum()),
+        next_cursor=batch.next_cursor,
     )
 
 
@@ -194,8 +197,9 @@ def _locate(report: pd.DataFrame, frame: pd.DataFrame, archive_key: str) -> pd.D
     """Point every report row at its archive object and record index."""
     in_frame = report["row"] >= 0
     rows = report.loc[in_frame, "row"]
+    own_keys = report["lineage_archive_key"] if "lineage_archive_key" in report else pd.Series(pd.NA, index=report.index)
     located = report.assign(
-        lineage_archive_key=pd.Series(archive_key, index=report.index, dtype=_STRING),
+        lineage_archive_key=own_keys.astype(_STRING).fillna(archive_key),
         lineage_record_index=report["lineage_record_index"].astype("Int64"),
     )
     located.loc[in_frame, "lineage_archive_key"] = frame.loc[rows, "lineage_archive_key"].to_numpy()

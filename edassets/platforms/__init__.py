@@ -1,9 +1,11 @@
 """Platform modules: one declarative spec each. Register a new platform in PLATFORMS."""
 
 from edassets.adapters.spec import PlatformSpec
-from edassets.platforms import nwea_map, oneroster_csv
+from edassets.platforms import clever, nwea_map, oneroster_csv, oneroster_rest
 
-PLATFORMS: dict[str, PlatformSpec] = {spec.name: spec for spec in (oneroster_csv.SPEC, nwea_map.SPEC)}
+PLATFORMS: dict[str, PlatformSpec] = {
+    spec.name: spec for spec in (oneroster_csv.SPEC, oneroster_rest.SPEC, clever.SPEC, nwea_map.SPEC)
+}
 
 
 def platform(name: str) -> PlatformSpec:

@@ -18,44 +18,14 @@ Quirks this spec relies on (K12_FORMATS.md §1.1):
 
 import pandas as pd
 
-from edassets.adapters.codes import code_map, first_item
+from edassets.adapters.codes import first_item
 from edassets.adapters.spec import Const, Derived, FeedSpec, Join, ManifestRule, ParseContext, PlatformSpec, col
-from edassets.adapters.transforms import boolean, integer, iso_or_us_date, lower_text, multi_value, text
+from edassets.platforms.oneroster_common import ACTIVE, CLASS_TYPE, ENROLLMENT_ROLE, SESSION_TYPE, USER_ROLE
+from edassets.adapters.transforms import boolean, integer, iso_or_us_date, lower_text, multi_value
 from edassets.schema import entities as e
 from edassets.schema.grades import first_ceds_grade, to_ceds_grade_list
 
 PLATFORM = "oneroster_csv"
-
-def _active(source: pd.DataFrame, _: ParseContext) -> pd.Series:
-    status = text(source["status"]).str.casefold()
-    active = status.map({"active": True, "tobedeleted": False, "inactive": False}).astype("boolean")
-    # A blank status is normal: the spec leaves it empty in bulk files.
-    return active.mask(status.isna(), True)
-
-
-ACTIVE = Derived(sources=(("status",),), fn=_active, rule="OneRoster status: active, tobedeleted or inactive")
-
-USER_ROLE = code_map(
-    {
-        "student": "student", "teacher": "teacher", "administrator": "administrator",
-        "aide": "staff", "proctor": "staff", "counselor": "staff",
-        "guardian": "guardian", "parent": "guardian", "relative": "guardian",
-        # OneRoster 1.2 role vocabulary
-        "districtAdministrator": "administrator", "principal": "administrator",
-        "siteAdministrator": "administrator", "systemAdministrator": "administrator",
-    },
-    "OneRoster user role",
-)
-ENROLLMENT_ROLE = code_map(
-    {"student": "student", "teacher": "teacher", "administrator": "administrator", "proctor": "proctor", "aide": "aide"},
-    "OneRoster enrollment role",
-)
-SESSION_TYPE = code_map(
-    {"schoolYear": "schoolYear", "semester": "semester", "term": "term", "gradingPeriod": "gradingPeriod"},
-    "OneRoster session type",
-)
-CLASS_TYPE = code_map({"homeroom": "homeroom", "scheduled": "scheduled"}, "OneRoster class type")
-
 
 def _state_id(source: pd.DataFrame, _: ParseContext) -> pd.Series:
     # userIds holds typed ids such as "{Local:863},{State:604822}"; only a state id is ours to keep.

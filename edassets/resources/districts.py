@@ -5,7 +5,9 @@ It holds credential *references* (`env:NAME`), never secrets. Partition dimensio
 derived from it: a district appears only on the platforms it uses.
 """
 
+import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -46,7 +48,9 @@ class District:
         platforms: platforms the district uses.
         roster_source: the platform that is its authoritative roster.
         source_id: the id as the district or its vendor writes it, before normalising.
-        credentials: platform -> credential reference (e.g. `env:CLEVER_TOKEN_D1`).
+        endpoints: platform -> base URL of the district's API (API platforms).
+        credentials: platform -> {name: reference}, e.g. {"token": "env:CLEVER_TOKEN_D1"}:
+            references only, resolved from the environment at run time.
         active: False once offboarded (partitions with history are never deleted).
     """
 
@@ -56,8 +60,24 @@ class District:
     platforms: tuple[str, ...] = ()
     roster_source: str | None = None
     source_id: str | None = None
-    credentials: dict[str, str] = field(default_factory=dict)
+    endpoints: dict[str, str] = field(default_factory=dict)
+    credentials: dict[str, dict[str, str]] = field(default_factory=dict)
     active: bool = True
+
+    def resolve_credentials(self, platform: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
+        """The platform's credentials with every `env:NAME` reference read from the environment.
+
+        Raises:
+            RegistryError: a referenced variable is not set (the message names the variable, never a value).
+        """
+        env = os.environ if environ is None else environ
+        resolved = {}
+        for name, reference in self.credentials.get(platform, {}).items():
+            variable = reference.removeprefix("env:")
+            if variable not in env:
+                raise RegistryError(f"district {self.id}: {platform} credential {name} needs environment variable {variable}")
+            resolved[name] = env[variable]
+        return resolved
 
     @property
     def zone(self) -> ZoneInfo:
@@ -77,14 +97,18 @@ def _district(entry: dict) -> District:
         platforms=tuple(entry.get("platforms", ())),
         roster_source=entry.get("roster_source"),
         source_id=str(entry.get("source_id", raw_id)),
-        credentials={str(k): str(v) for k, v in (entry.get("credentials") or {}).items()},
+        endpoints={str(k): str(v) for k, v in (entry.get("endpoints") or {}).items()},
+        credentials={
+            str(platform): {str(k): str(v) for k, v in (refs or {}).items()}
+            for platform, refs in (entry.get("credentials") or {}).items()
+        },
         active=bool(entry.get("active", True)),
     )
     try:
         district.zone
     except (ZoneInfoNotFoundError, ValueError):
         raise RegistryError(f"district {district.id}: unknown time zone {district.timezone!r}") from None
-    if any(not ref.startswith("env:") for ref in district.credentials.values()):
+    if any(not ref.startswith("env:") for refs in district.credentials.values() for ref in refs.values()):
         raise RegistryError(f"district {district.id}: credentials must be references like env:NAME, not secrets")
     return district
 
@@ -112,7 +136,8 @@ class DistrictRegistry:
         entries = [
             {
                 "id": d.id, "name": d.name, "timezone": d.timezone, "platforms": list(d.platforms),
-                "roster_source": d.roster_source, "source_id": d.source_id, "credentials": d.credentials,
+                "roster_source": d.roster_source, "source_id": d.source_id, "endpoints": d.endpoints,
+                "credentials": d.credentials,
                 "active": d.active,
             }
             for d in self.districts.values()

@@ -10,6 +10,7 @@ tables are Parquet, manifests JSON.
 
 import io
 import json
+import mimetypes
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -36,11 +37,35 @@ def safe_name(name: str) -> str:
     return _UNSAFE.sub("_", name).strip("._") or "file"
 
 
+def stage_key(stage: str, platform: str, feed: str, partition: str, run_id: str) -> str:
+    """Archive prefix of one write: stage, platform, feed, district, day, write time and run id."""
+    district, day = partition_parts(partition)
+    written = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
+    return archive_key(stage, platform, feed, district, day, f"{written}_{run_id}")
+
+
 def _base_key(context: dg.OutputContext, stage: str) -> str:
     platform, _, feed = context.asset_key.path
-    district, day = partition_parts(context.partition_key)
-    written = datetime.now(UTC).strftime("%Y%m%dT%H%M%S%fZ")
-    return archive_key(stage, platform, feed, district, day, f"{written}_{context.run_id}")
+    return stage_key(stage, platform, feed, context.partition_key, context.run_id)
+
+
+def archive_drop(store: ArchiveStore, base: str, drop: RawDrop, *, partition: str, run_id: str) -> tuple[str, list[dict[str, Any]]]:
+    """Write every received file and container of a drop, then its manifest; return the manifest key and entries."""
+    entries = []
+    for received in drop.files:
+        content_type = mimetypes.guess_type(received.name)[0] or "application/octet-stream"
+        stored = store.put(f"{base}/{safe_name(received.name)}", received.data, content_type=content_type)
+        entries.append({"name": received.name, "key": stored.key, "sha256": stored.sha256,
+                        "size": stored.size, "container": received.container})
+    containers = []
+    for container in drop.containers:
+        stored = store.put(f"{base}/container/{safe_name(container.name)}", container.data, content_type="application/zip")
+        containers.append({"name": container.name, "key": stored.key, "sha256": stored.sha256, "size": stored.size})
+    manifest = {"files": entries, "roles": dict(drop.roles), "containers": containers, "missing": list(drop.missing),
+                "meta": dict(drop.meta), "partition": partition, "run_id": run_id}
+    manifest_key = store.put(f"{base}/_manifest.json", json.dumps(manifest, indent=1).encode(),
+                             content_type="application/json").key
+    return manifest_key, entries
 
 
 def latest_manifest(instance: dg.DagsterInstance, store: ArchiveStore, asset_key: dg.AssetKey, partition: str) -> dict[str, Any]:
@@ -72,20 +97,8 @@ class RawArchiveIOManager(dg.ConfigurableIOManager):
 
     def handle_output(self, context: dg.OutputContext, obj: RawDrop) -> None:
         store = self.archive.store()
-        base = _base_key(context, "raw")
-        entries = []
-        for received in obj.files:
-            stored = store.put(f"{base}/{safe_name(received.name)}", received.data, content_type="text/csv")
-            entries.append({"name": received.name, "key": stored.key, "sha256": stored.sha256,
-                            "size": stored.size, "container": received.container})
-        roles = dict(obj.roles)
-        containers = []
-        for container in obj.containers:
-            stored = store.put(f"{base}/container/{safe_name(container.name)}", container.data, content_type="application/zip")
-            containers.append({"name": container.name, "key": stored.key, "sha256": stored.sha256, "size": stored.size})
-        manifest = {"files": entries, "roles": roles, "containers": containers, "missing": list(obj.missing),
-                    "partition": context.partition_key, "run_id": context.run_id}
-        manifest_key = store.put(f"{base}/_manifest.json", json.dumps(manifest, indent=1).encode(), content_type="application/json").key
+        manifest_key, entries = archive_drop(store, _base_key(context, "raw"), obj,
+                                             partition=context.partition_key, run_id=context.run_id)
         context.add_output_metadata({
             MANIFEST_METADATA_KEY: manifest_key,
             "archive_location": dg.MetadataValue.path(store.describe(manifest_key)),
@@ -105,27 +118,29 @@ class RawArchiveIOManager(dg.ConfigurableIOManager):
             if received.sha256 != entry["sha256"]:
                 raise ArchiveIntegrityError(f"archive object {entry['key']} does not match its recorded sha256")
             files.append(received)
-        return RawDrop(files=tuple(files), roles=manifest["roles"], missing=tuple(manifest["missing"]))
+        return RawDrop(files=tuple(files), roles=manifest["roles"], missing=tuple(manifest["missing"]),
+                       meta=manifest.get("meta", {}))
 
 
 def _frames_of(obj: ParsedBatch | ValidatedBatch) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     if isinstance(obj, ParsedBatch):
         return {"rows": obj.frame, "errors": obj.errors}, {
             "type": "parsed", "sync_mode": obj.sync_mode, "archive_key": obj.archive_key,
-            "missing_columns": list(obj.missing_columns),
+            "missing_columns": list(obj.missing_columns), "next_cursor": obj.next_cursor,
         }
     return {"rows": obj.rows, "quarantine": obj.quarantine, "report": obj.report}, {
         "type": "validated", "sync_mode": obj.sync_mode, "received": obj.received,
         "quarantined": obj.quarantined, "duplicates_dropped": obj.duplicates_dropped,
+        "next_cursor": obj.next_cursor,
     }
 
 
 def _batch_from(frames: dict[str, pd.DataFrame], meta: dict[str, Any]) -> ParsedBatch | ValidatedBatch:
     if meta["type"] == "parsed":
         return ParsedBatch(frames["rows"], frames["errors"], meta["sync_mode"], meta["archive_key"],
-                           tuple(meta["missing_columns"]))
+                           tuple(meta["missing_columns"]), meta.get("next_cursor"))
     return ValidatedBatch(frames["rows"], frames["quarantine"], frames["report"], meta["sync_mode"],
-                          meta["received"], meta["quarantined"], meta["duplicates_dropped"])
+                          meta["received"], meta["quarantined"], meta["duplicates_dropped"], meta.get("next_cursor"))
 
 
 class BatchArchiveIOManager(dg.ConfigurableIOManager):

@@ -4,7 +4,8 @@ All SQL of the platform lives here, in `loader.py` and in `migrations/`.
 """
 
 from collections.abc import Iterable
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 
 import dagster as dg
@@ -13,11 +14,12 @@ import sqlalchemy as sa
 from alembic import command
 from alembic.config import Config
 from pydantic import PrivateAttr
+from sqlalchemy.dialects import postgresql, sqlite
 
 from edassets.resources.loader import LoadStats, SnapshotScope, upsert_frame
 from edassets.schema.entities import ENTITIES_BY_NAME, PERSON_IDENTIFIER
 from edassets.schema.model import LINEAGE_COLUMNS, Entity
-from edassets.schema.tables import table
+from edassets.schema.tables import SYNC_CURSOR, table
 
 _MIGRATIONS = Path(__file__).resolve().parents[2] / "migrations"
 # Parameters per IN list: well below SQLite's and psycopg's limits.
@@ -28,6 +30,33 @@ _MASS_DEACTIVATION_FLOOR = 10
 
 class MassDeactivationError(Exception):
     """A snapshot would deactivate a suspicious share of a district's records."""
+
+
+@dataclass(frozen=True)
+class CursorAdvance:
+    """Move an incremental cursor, in the same transaction as the load of the data it covers."""
+
+    platform: str
+    feed: str
+    district_id: str
+    value: datetime
+    run_id: str
+
+
+def _advance_cursor(connection: sa.Connection, advance: CursorAdvance, now: datetime) -> None:
+    insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+    statement = insert(SYNC_CURSOR).values(
+        platform=advance.platform, feed=advance.feed, district_id=advance.district_id,
+        cursor_value=advance.value, run_id=advance.run_id, updated_at=now,
+    )
+    # A cursor never moves backwards, even when an older partition is re-materialized.
+    statement = statement.on_conflict_do_update(
+        index_elements=["platform", "feed", "district_id"],
+        set_={"cursor_value": statement.excluded.cursor_value, "run_id": statement.excluded.run_id,
+              "updated_at": statement.excluded.updated_at},
+        where=SYNC_CURSOR.c.cursor_value < statement.excluded.cursor_value,
+    )
+    connection.execute(statement)
 
 
 def upgrade_schema(url: str) -> None:
@@ -68,6 +97,7 @@ class WarehouseResource(dg.ConfigurableResource):
         now: datetime,
         quarantined: pd.DataFrame | None = None,
         max_deactivated_share: float = 1.0,
+        cursor: CursorAdvance | None = None,
     ) -> LoadStats:
         """Upsert one validated batch in one transaction.
 
@@ -81,6 +111,7 @@ class WarehouseResource(dg.ConfigurableResource):
                 quarantined for a typo is still enrolled, so their rows stay active.
             max_deactivated_share: refuse (roll back) a snapshot that would deactivate more
                 than this share of the scope's active rows.
+            cursor: incremental cursor to advance when (and only if) this load commits.
 
         Raises:
             MassDeactivationError: the snapshot would deactivate too much; nothing was written.
@@ -108,7 +139,19 @@ class WarehouseResource(dg.ConfigurableResource):
                     f"(more than {max_deactivated_share:.0%}); nothing was loaded. A truncated export looks like this; "
                     "if the district really dropped them, raise the platform's max_deactivation threshold for one run"
                 )
+            if cursor is not None:
+                _advance_cursor(connection, cursor, now)
             return stats
+
+    def cursor(self, platform: str, feed: str, district_id: str) -> datetime | None:
+        """The committed incremental cursor of a platform feed for a district, if any."""
+        query = sa.select(SYNC_CURSOR.c.cursor_value).where(
+            SYNC_CURSOR.c.platform == platform, SYNC_CURSOR.c.feed == feed, SYNC_CURSOR.c.district_id == district_id
+        )
+        with self.engine().connect() as connection:
+            value = connection.scalar(query)
+        # SQLite hands back naive datetimes; the column is UTC by construction.
+        return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
     def existing_ids(self, entity_name: str, district_id: str, ids: Iterable[str]) -> set[str]:
         """Which of `ids` name rows of `entity_name` in the district (active or not).

@@ -12,8 +12,8 @@ from tests.shared_fixtures import shared_fixture
 
 USERS = b"sourcedId,role\nu1,student\n"
 ORGS = b"sourcedId,type\no1,school\n"
-AR_HEADER = b"\xef\xbb\xbfTermName,StudentID,TestRITScore,TestName\r\nFall 2021-2022,S1,200,T\r\n"
-SBS_HEADER = b"TermName,StudentID,Grade,StudentDateOfBirth\nFall 2021-2022,S1,5,01/02/2012\n"
+RESULTS_EXPORT = b"\xef\xbb\xbfTermName,StudentID,TestRITScore,TestName\r\nFall 2021-2022,S1,200,T\r\n"
+STUDENTS_EXPORT = b"TermName,StudentID,Grade,StudentDateOfBirth\nFall 2021-2022,S1,5,01/02/2012\n"
 
 
 def _zip(path: Path, members: dict[str, bytes]) -> Path:
@@ -127,9 +127,9 @@ def test_select_drop_keeps_only_the_containers_used() -> None:
 def test_select_drop_finds_renamed_files_by_header_signature() -> None:
     files = [
         ReceivedFile("notes.csv", b"TermName,StudentID\n"),
-        ReceivedFile("Fall results.txt", AR_HEADER),
-        ReceivedFile("Fall results.csv", AR_HEADER, container="export.zip"),
-        ReceivedFile("roster export.csv", SBS_HEADER),
+        ReceivedFile("Fall results.txt", RESULTS_EXPORT),
+        ReceivedFile("Fall results.csv", RESULTS_EXPORT, container="export.zip"),
+        ReceivedFile("roster export.csv", STUDENTS_EXPORT),
     ]
 
     drop = select_drop(files, [ReceivedFile("export.zip", b"zip")], nwea_map.ASSESSMENT_RESULTS.files,

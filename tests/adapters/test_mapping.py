@@ -27,9 +27,16 @@ def _map(feed: FeedSpec, files: Mapping[str, str], sync_mode: SyncMode = "snapsh
     return map_feed(feed, _tables(files), context=CONTEXT, archive_key=ARCHIVE_KEY, run_id=RUN_ID, sync_mode=sync_mode)
 
 
-def _feed(*fields: Mapping[str, FieldSource], entity: Entity = e.COURSE, file: str = "Courses.csv",
-          **options: object) -> FeedSpec:
-    return FeedSpec(name="test_feed", entity=entity, description="test feed", file=file, fields=fields, **options)
+def _feed(
+    *fields: Mapping[str, FieldSource],
+    entity: Entity = e.COURSE,
+    file: str = "Courses.csv",
+    joins: tuple[Join, ...] = (),
+    where: tuple[str, frozenset[str]] | None = None,
+    required_values: tuple[str, ...] = (),
+) -> FeedSpec:
+    return FeedSpec(name="test_feed", entity=entity, description="test feed", file=file, fields=fields, joins=joins,
+                    where=where, required_values=required_values)
 
 
 def _values(series: pd.Series) -> list[object]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from edassets.cli import ImportOutcome, run_import
+from edassets.cli import ImportOutcome, run_platform
 from edassets.demo.synthetic import SyntheticFiles, SyntheticOptions, write_synthetic_district
 from edassets.settings import Settings
 
@@ -49,8 +49,8 @@ def run(settings: Settings, instance: dg.DagsterInstance) -> Importer:
     """`run(platform, paths, district, day=DAY)` imports through the real job on the test instance."""
 
     def _run(platform: str, paths: list[Path], district: str, day: str = DAY, **kwargs: object) -> ImportOutcome:
-        return run_import(platform, [str(p) for p in paths], district, day, timezone="America/Chicago",
-                          settings=kwargs.pop("settings", settings), instance=instance, **kwargs)
+        return run_platform(platform, district, day, paths=[str(p) for p in paths], timezone="America/Chicago",
+                            settings=kwargs.pop("settings", settings), instance=instance, **kwargs)
 
     return _run
 

@@ -19,7 +19,7 @@ from edassets.adapters.csv_files import read_csv_text
 from edassets.adapters.file_drop import collect_files, select_drop
 from edassets.adapters.manifest import resolve_sync_mode
 from edassets.adapters.mapping import ParsedBatch, map_feed
-from edassets.adapters.spec import FeedSpec, ParseContext
+from edassets.adapters.spec import FeedSpec, ParseContext, SyncMode
 from edassets.checks.validation import ValidatedBatch, validate_batch
 from edassets.platforms.oneroster_csv import SPEC
 from tests.shared_fixtures import shared_fixture
@@ -38,10 +38,9 @@ class FeedRun:
     validated: ValidatedBatch
 
 
-def _parse(feed: FeedSpec, received: Mapping[str, bytes], sync_mode: str) -> ParsedBatch:
+def _parse(feed: FeedSpec, received: Mapping[str, bytes], sync_mode: SyncMode) -> ParsedBatch:
     tables = {name.lower(): read_csv_text(received[name.lower()]) for name in feed.files if name.lower() in received}
-    return map_feed(feed, tables, context=CONTEXT, archive_key=f"archive/{feed.file}", run_id=RUN_ID,
-                    sync_mode=sync_mode)  # type: ignore[arg-type]
+    return map_feed(feed, tables, context=CONTEXT, archive_key=f"archive/{feed.file}", run_id=RUN_ID, sync_mode=sync_mode)
 
 
 def _run_drop(paths: list[Path]) -> dict[str, FeedRun]:
@@ -197,8 +196,8 @@ ONEROSTER_1P2 = {
     ),
     "roles.csv": (
         "sourcedId,status,dateLastModified,userSourcedId,roleType,role,beginDate,endDate,orgSourcedId,userProfileSourcedId\n"
-        "R-1,,,U-1,secondary,teacher,,,ORG-X,\nR-2,,,U-1,primary,student,,,ORG-S,\n"
-        "R-3,,,U-2,primary,teacher,,,ORG-S,\nR-4,,,U-2,Secondary,aide,,,ORG-S,\n"
+        "R-1,,,U-1,secondary,teacher,,,ORG-R1,\nR-2,,,U-1,primary,student,,,ORG-R2,\n"
+        "R-3,,,U-2,primary,teacher,,,ORG-R3,\nR-4,,,U-2,Secondary,aide,,,ORG-R4,\n"
     ),
     "demographics.csv": "sourcedId,status,dateLastModified,birthDate,sex\nU-1,,,1/05/2011,female\n",
     "enrollments.csv": (

@@ -1,0 +1,114 @@
+"""Fetching an API feed for one district: every page kept byte for byte, in order.
+
+The raw asset calls `fetch_feed`; the pages go to the archive before anything parses
+them, so a parse bug never costs a refetch (`edassets replay` rebuilds from the archive).
+"""
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+
+from edassets.adapters.file_drop import RawDrop, ReceivedFile
+from edassets.adapters.http import MalformedPayload, RestClient
+from edassets.adapters.pages import feed_endpoints, page_name
+from edassets.adapters.spec import API_RECORDS, FeedSpec, PlatformSpec
+
+CURSOR_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
+
+
+class PageArchiveNeeded(Exception):
+    """A page could not be used; its exact bytes must be archived before the run fails.
+
+    Attributes:
+        drop: the pages fetched before it plus the bad page itself.
+        reason: the typed error, one line, no secrets.
+    """
+
+    def __init__(self, drop: RawDrop, reason: str) -> None:
+        super().__init__(reason)
+        self.drop = drop
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class FetchPlan:
+    """What one fetch asks for.
+
+    Attributes:
+        params: query parameters (fixed ones plus the incremental filter).
+        sync_mode: "snapshot" for a full listing, "incremental" for a filtered delta.
+        cursor: the high-water mark the filter used, if any.
+    """
+
+    params: dict[str, str]
+    sync_mode: str
+    cursor: datetime | None
+
+
+def plan_fetch(feed: FeedSpec, cursor: datetime | None) -> FetchPlan:
+    """Parameters and sync mode of the next fetch of `feed` given its committed cursor."""
+    endpoint = feed.endpoint
+    if endpoint is None:
+        raise ValueError(f"feed {feed.name} has no endpoint")
+    params = dict(endpoint.params)
+    incremental = endpoint.incremental
+    if incremental is None or cursor is None:
+        return FetchPlan(params, "snapshot", None)
+    since = cursor - incremental.lookback
+    # ISO 8601 with milliseconds and Z: how OneRoster writes dateLastModified.
+    value = since.strftime("%Y-%m-%dT%H:%M:%S.") + f"{since.microsecond // 1000:03d}Z"
+    params[incremental.param] = incremental.template.format(value=value)
+    return FetchPlan(params, "incremental", cursor)
+
+
+def fetch_feed(
+    spec: PlatformSpec,
+    feed: FeedSpec,
+    *,
+    district_id: str,
+    base_url: str,
+    credentials: Mapping[str, str],
+    plan: FetchPlan,
+) -> RawDrop:
+    """Page through a feed's endpoint (and its joins' endpoints); return every page exactly as received.
+
+    Raises:
+        PageArchiveNeeded: a page stayed malformed after the client's retries; it and the
+            pages before it must be archived before the run fails.
+        edassets.adapters.http.AdapterError: auth, throttling or outage errors, already typed
+            and redacted.
+    """
+    api = spec.api
+    if api is None:
+        raise ValueError(f"{spec.name} has no API")
+    pages: list[ReceivedFile] = []
+    page_log: list[dict[str, object]] = []
+    meta = {"sync_mode": plan.sync_mode, "cursor": plan.cursor.strftime(CURSOR_FORMAT) if plan.cursor else "",
+            "base_url": base_url}
+    auth = api.auth(credentials, base_url)
+    for table, endpoint in feed_endpoints(feed):
+        client = RestClient(
+            base_url,
+            auth=auth,
+            paginator=(endpoint.paginator or api.paginator)(),
+            rate_limit=api.rate_limit,
+            retry=api.retry,
+            error_actions=dict(api.error_actions) or None,
+            timeout_s=api.timeout_s,
+            platform=spec.name,
+            district=district_id,
+        )
+        # Only the feed's own records are filtered by the cursor; joined tables are read whole.
+        params = plan.params if table == API_RECORDS else dict(endpoint.params)
+        try:
+            for page in client.paginate(endpoint.path, params=params, records_path=endpoint.records_path):
+                name = page_name(table, page.index)
+                pages.append(ReceivedFile(name, page.body))
+                page_log.append({"name": name, "url": page.url, "status": page.status,
+                                 "fetched_at": page.fetched_at.isoformat(), "records": len(page.records)})
+        except MalformedPayload as error:
+            name = page_name(table, len([p for p in pages if p.name.startswith(table)])).replace(".json", ".malformed")
+            pages.append(ReceivedFile(name, error.body))
+            drop = RawDrop(files=tuple(pages), roles={p.name: p.name for p in pages}, meta={**meta, "pages": page_log})
+            raise PageArchiveNeeded(drop, str(error)) from None
+    return RawDrop(files=tuple(pages), roles={p.name: p.name for p in pages}, meta={**meta, "pages": page_log})

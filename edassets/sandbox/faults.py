@@ -1,0 +1,424 @@
+"""Switchable faults: what goes wrong with real vendor APIs, on purpose and reproducibly.
+
+A `FaultPlan` lists `Fault`s; the sandbox asks a `FaultInjector` on every data request
+(an authenticated collection page or file download; token requests never count) which
+faults are in effect. Two families behave differently:
+
+* Transient faults (429 storms, token revocation, 5xx bursts, slow answers, malformed or
+  truncated pages, duplicated records) trigger on every n-th matching request or with a
+  probability drawn from a seeded RNG, and then last `count` consecutive requests. They
+  never change the data a correct client converges to: asking again gets a clean answer.
+* Persistent faults (`renamed_field`, `bad_records`) apply to every response. They change
+  the data on purpose: a schema change, or corrupted records the pipeline must quarantine.
+  Which records are corrupted, and how, depends only on the plan's seed and the record id
+  (never on paging), so the sandbox can report exactly which records it broke.
+"""
+
+import hashlib
+import random
+import threading
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from types import MappingProxyType
+from typing import Any, Literal, get_args
+
+FaultKind = Literal[
+    "rate_limit_storm", "token_expiry", "server_error", "slow", "malformed_json",
+    "truncated_page", "duplicate_records", "renamed_field", "bad_records",
+]  # fmt: skip
+BadRecordKind = Literal["missing_id", "out_of_range_score", "future_date", "dangling_reference"]
+BAD_RECORD_KINDS: tuple[BadRecordKind, ...] = get_args(BadRecordKind)
+
+API_PLATFORMS = frozenset({"oneroster_rest", "clever"})
+FILE_PLATFORMS = frozenset({"oneroster_csv", "nwea_map"})
+PLATFORMS = API_PLATFORMS | FILE_PLATFORMS
+
+_KIND_PLATFORMS: Mapping[str, frozenset[str]] = {
+    "rate_limit_storm": PLATFORMS,
+    "server_error": PLATFORMS,
+    "slow": PLATFORMS,
+    "truncated_page": PLATFORMS,
+    # Only OneRoster tokens can be fetched again (client credentials, §1.1). A Clever
+    # district token is fixed (§1.2): revoking it is an outage, not a transient fault.
+    "token_expiry": frozenset({"oneroster_rest"}),
+    "malformed_json": API_PLATFORMS,
+    "duplicate_records": API_PLATFORMS,
+    "renamed_field": API_PLATFORMS,
+    "bad_records": API_PLATFORMS,
+}
+PERSISTENT_KINDS = frozenset({"renamed_field", "bad_records"})
+
+# kind -> params it accepts (name -> default; None = required).
+_PARAMS: Mapping[str, Mapping[str, object]] = {
+    "rate_limit_storm": {"retry_after": 1},
+    "token_expiry": {},
+    "server_error": {"status": 503},
+    "slow": {"delay_s": 2.0},
+    "malformed_json": {"variant": "cut"},
+    "truncated_page": {"variant": "short"},
+    "duplicate_records": {"repeat": 2},
+    "renamed_field": {"field": None, "renamed_to": None, "collection": ""},
+    "bad_records": {"rate": None, "kinds": BAD_RECORD_KINDS, "collections": ()},
+}
+_CHOICES: Mapping[tuple[str, str], frozenset[object]] = {
+    ("server_error", "status"): frozenset({500, 502, 503, 504}),
+    ("malformed_json", "variant"): frozenset({"cut", "html"}),
+    ("truncated_page", "variant"): frozenset({"short", "content_length"}),
+}
+_MINIMUMS: Mapping[tuple[str, str], float] = {
+    ("rate_limit_storm", "retry_after"): 0,
+    ("slow", "delay_s"): 0,
+    ("duplicate_records", "repeat"): 1,
+    ("bad_records", "rate"): 0,
+}
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One switchable fault.
+
+    Attributes:
+        kind: what goes wrong.
+            rate_limit_storm: 429 (OneRoster and file drops: `Retry-After: <retry_after>`;
+                Clever: `X-RateLimit-Reset` = now + retry_after, as Unix seconds).
+            token_expiry: the OneRoster token of the request is revoked once it is
+                answered, so the next page gets 401 mid-pagination.
+            server_error: `status` (500/502/503/504) instead of the answer.
+            slow: the answer waits `delay_s` seconds (to trip client timeouts).
+            malformed_json: status 200 with a cut JSON body (`variant="cut"`) or an HTML
+                error page (`variant="html"`).
+            truncated_page: `variant="short"`: half the page's records while
+                X-Total-Count / Link / `next` still describe the full page;
+                `variant="content_length"`: Content-Length promises more bytes than are
+                sent (always this variant for file drops).
+            duplicate_records: the last `repeat` records of the previous page are repeated
+                at the start of this one (what offset paging does when rows shift).
+            renamed_field: `field` (dotted path for nested Clever fields, e.g.
+                `name.first`) is renamed `renamed_to` in every record, optionally only in
+                `collection`.
+            bad_records: a `rate` share of records (optionally only in `collections`) is
+                corrupted with one of `kinds` (see `corrupt_record`).
+        platform: `oneroster_rest`, `clever`, `oneroster_csv`, `nwea_map` or `*` (every
+            platform the kind applies to).
+        every: trigger on every n-th matching request.
+        probability: or trigger with this probability (seeded RNG); neither = every request.
+        count: how many consecutive matching requests one trigger affects (a burst).
+        params: kind-specific settings, listed under `kind`.
+
+    Raises:
+        ValueError: an unknown kind, platform or param, or a value out of range.
+    """
+
+    kind: FaultKind
+    platform: str
+    every: int | None = None
+    probability: float | None = None
+    count: int = 1
+    params: Mapping[str, object] = field(default_factory=dict, hash=False)
+
+    def __post_init__(self) -> None:
+        if self.kind not in _KIND_PLATFORMS:
+            raise ValueError(f"unknown fault kind {self.kind!r}")
+        if self.platform != "*" and self.platform not in _KIND_PLATFORMS[self.kind]:
+            raise ValueError(f"fault {self.kind} cannot apply to platform {self.platform!r}; "
+                             f"use one of {sorted(_KIND_PLATFORMS[self.kind])} or '*'")
+        if self.every is not None and self.probability is not None:
+            raise ValueError("a fault triggers by `every` or by `probability`, not both")
+        if self.every is not None and self.every < 1:
+            raise ValueError("every must be at least 1")
+        if self.probability is not None and not 0 < self.probability <= 1:
+            raise ValueError("probability must be in (0, 1]")
+        if self.count < 1:
+            raise ValueError("count must be at least 1")
+        if self.kind in PERSISTENT_KINDS and (self.every, self.probability, self.count) != (None, None, 1):
+            raise ValueError(f"{self.kind} applies to every response; it takes no every/probability/count")
+        object.__setattr__(self, "params", MappingProxyType(_checked_params(self.kind, self.params)))
+
+    def applies_to(self, platform: str) -> bool:
+        """Whether requests to `platform` can be affected by this fault."""
+        return platform in _KIND_PLATFORMS[self.kind] and self.platform in ("*", platform)
+
+    def param(self, name: str) -> Any:
+        """A param's value, or its default."""
+        return self.params[name]
+
+
+def _checked_params(kind: str, given: Mapping[str, object]) -> dict[str, Any]:
+    """`given` completed with defaults; typos and out-of-range values raise ValueError."""
+    accepted = _PARAMS[kind]
+    unknown = set(given) - set(accepted)
+    if unknown:
+        raise ValueError(f"fault {kind} does not take params {sorted(unknown)}; it takes {sorted(accepted)}")
+    params: dict[str, Any] = {**accepted, **given}
+    missing = [name for name, value in params.items() if value is None]
+    if missing:
+        raise ValueError(f"fault {kind} needs params {missing}")
+    for (choice_kind, name), allowed in _CHOICES.items():
+        if choice_kind == kind and params[name] not in allowed:
+            raise ValueError(f"fault {kind}: {name} must be one of {sorted(map(str, allowed))}")
+    for (number_kind, name), minimum in _MINIMUMS.items():
+        value = params.get(name)
+        if number_kind == kind and not (isinstance(value, int | float) and value >= minimum):
+            raise ValueError(f"fault {kind}: {name} must be a number of at least {minimum}")
+    if kind == "bad_records":
+        if params["rate"] > 1:
+            raise ValueError("bad_records: rate must be in [0, 1]")
+        params["kinds"] = tuple(params["kinds"])
+        if not params["kinds"] or set(params["kinds"]) - set(BAD_RECORD_KINDS):
+            raise ValueError(f"bad_records: kinds must be a non-empty subset of {list(BAD_RECORD_KINDS)}")
+        params["collections"] = frozenset(params["collections"])
+    return params
+
+
+@dataclass(frozen=True)
+class FaultPlan:
+    """The faults a sandbox run injects.
+
+    Attributes:
+        faults: the faults, checked in order (the first active fault of a kind wins).
+        seed: seeds the probability draws and the choice of corrupted records.
+    """
+
+    faults: tuple[Fault, ...] = ()
+    seed: int = 5
+
+
+@dataclass(frozen=True)
+class ActiveFaults:
+    """The faults in effect for one request."""
+
+    faults: tuple[Fault, ...] = ()
+
+    def get(self, kind: FaultKind) -> Fault | None:
+        """The first active fault of `kind`, if any."""
+        return next((f for f in self.faults if f.kind == kind), None)
+
+
+class FaultInjector:
+    """Decides, request by request, which faults of a plan are in effect. Thread-safe.
+
+    Each fault counts the matching requests it has seen; a trigger (every n-th request,
+    or a draw from the fault's own seeded RNG, so adding a fault never shifts another's
+    draws) opens a burst of `count` requests.
+    """
+
+    def __init__(self, plan: FaultPlan) -> None:
+        """Start counting from zero for `plan`."""
+        self._plan = plan
+        self._lock = threading.Lock()
+        self._seen = [0] * len(plan.faults)
+        self._burst_left = [0] * len(plan.faults)
+        self._rngs = [random.Random(f"{plan.seed}/{i}") for i in range(len(plan.faults))]
+
+    def draw(self, platform: str) -> ActiveFaults:
+        """Count one data request to `platform` and return the faults in effect for it."""
+        active: list[Fault] = []
+        with self._lock:
+            for i, fault in enumerate(self._plan.faults):
+                if not fault.applies_to(platform):
+                    continue
+                self._seen[i] += 1
+                if self._burst_left[i] > 0:
+                    self._burst_left[i] -= 1
+                elif self._triggers(i, fault):
+                    self._burst_left[i] = fault.count - 1
+                else:
+                    continue
+                active.append(fault)
+        return ActiveFaults(tuple(active))
+
+    def _triggers(self, i: int, fault: Fault) -> bool:
+        if fault.every is not None:
+            return self._seen[i] % fault.every == 0
+        if fault.probability is not None:
+            return self._rngs[i].random() < fault.probability
+        return True
+
+
+# --- record transforms (pure) -------------------------------------------------------------
+
+ID_FIELDS: Mapping[str, str] = {"oneroster_rest": "sourcedId", "clever": "id"}
+
+# Where each defect goes: kind -> platform -> collection -> candidate field paths (the first
+# one the record has, non-empty, is used). Leaf records are preferred, so a defect costs as
+# few other records as possible (an enrollment with a dangling user breaks only itself).
+_TARGETS: Mapping[str, Mapping[str, Mapping[str, tuple[str, ...]]]] = {
+    # Roster APIs carry no test scores, so the level a student is placed at is pushed past
+    # the top of its scale: CEDS grade codes (§1.1 Grades) and Clever's grade enum (§1.2)
+    # both stop at 13.
+    "out_of_range_score": {
+        "oneroster_rest": {"users": ("grades",)},
+        "clever": {"users": ("roles.student.grade",)},
+    },
+    # A birth date in the future is impossible whatever the day.
+    "future_date": {
+        "oneroster_rest": {"demographics": ("birthDate",)},
+        "clever": {"users": ("roles.student.dob",)},
+    },
+    "dangling_reference": {
+        "oneroster_rest": {
+            "enrollments": ("user",), "classes": ("course",), "courses": ("org",),
+            "users": ("orgs",), "academicSessions": ("parent",), "orgs": ("parent",),
+        },
+        "clever": {
+            "sections": ("course",), "users": ("roles.student.school", "roles.teacher.school"),
+            "schools": ("district",), "courses": ("district",), "terms": ("district",),
+        },
+    },
+}  # fmt: skip
+
+
+def _digest(seed: int, platform: str, collection: str, record_id: str) -> bytes:
+    return hashlib.sha256(f"{seed}\x1f{platform}\x1f{collection}\x1f{record_id}".encode()).digest()
+
+
+def _get(record: Mapping[str, Any], path: str) -> Any:
+    node: Any = record
+    for key in path.split("."):
+        if not isinstance(node, Mapping) or key not in node:
+            return None
+        node = node[key]
+    return node
+
+
+def _has(record: Mapping[str, Any], path: str) -> bool:
+    parent, _, leaf = path.rpartition(".")
+    node = _get(record, parent) if parent else record
+    return isinstance(node, Mapping) and leaf in node
+
+
+def _edit(record: Mapping[str, Any], path: str, edit: Callable[[dict[str, Any], str], None]) -> dict[str, Any]:
+    """A copy of `record` with `edit(parent, key)` applied at `path`; the original is untouched.
+
+    Only the dicts on the path are copied: the sandbox caches rendered records and serves
+    them to every request, so a fault must never write into them.
+    """
+    *parents, leaf = path.split(".")
+    root = dict(record)
+    node = root
+    for key in parents:
+        node[key] = dict(node[key])
+        node = node[key]
+    edit(node, leaf)
+    return root
+
+
+def _target(platform: str, collection: str, record: Mapping[str, Any], kind: str) -> str | None:
+    """The field path `kind` would corrupt in this record, or None if it has none."""
+    if kind == "missing_id":
+        candidates: tuple[str, ...] = (ID_FIELDS[platform],)
+    else:
+        candidates = _TARGETS[kind].get(platform, {}).get(collection, ())
+    return next((p for p in candidates if _get(record, p) not in (None, "", [], {})), None)
+
+
+def _ghost_id(platform: str, digest: bytes) -> str:
+    """An id that names nothing, shaped like the platform's ids (Clever: 24 hex, §1.2)."""
+    h = digest[8:].hex()
+    if platform == "clever":
+        return h[:24]
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
+
+
+def _dangle(value: Any, ghost: str) -> Any:
+    """`value` (an id, a GUIDRef `{href, sourcedId, type}` or a list of them) pointing at `ghost`."""
+    if isinstance(value, list):
+        return [_dangle(value[0], ghost), *value[1:]]
+    if isinstance(value, Mapping):
+        ref = dict(value)
+        if "href" in ref:
+            ref["href"] = str(ref["href"]).rsplit("/", 1)[0] + "/" + ghost
+        ref["sourcedId"] = ghost
+        return ref
+    return ghost
+
+
+def _future(value: str) -> str:
+    """The same date a hundred years later, in the same format (`YYYY-MM-DD` or Clever's `M/D/YYYY`)."""
+    if "/" in value:
+        month, day, year = (int(part) for part in value.split("/"))
+    else:
+        year, month, day = (int(part) for part in value[:10].split("-"))
+    try:
+        shifted = date(year + 100, month, day)
+    except ValueError:  # 29 February into a year that is not a leap year
+        shifted = date(year + 100, month, 28)
+    if "/" in value:
+        return f"{shifted.month}/{shifted.day}/{shifted.year}"
+    return shifted.isoformat() + value[10:]
+
+
+def corrupt_record(
+    record: Mapping[str, Any], *, platform: str, collection: str, fault: Fault, seed: int
+) -> tuple[Mapping[str, Any], BadRecordKind | None]:
+    """Apply a `bad_records` fault to one record.
+
+    Whether the record is corrupted, and how, depends only on (seed, platform, collection,
+    record id): the same record is broken the same way on every page, page size and sync.
+
+    Defects:
+        missing_id: the id (`sourcedId` / `id`) is emptied.
+        out_of_range_score: a grade level of 14 (see `_TARGETS`).
+        future_date: a birth date a hundred years later.
+        dangling_reference: a reference (GUIDRef or Clever id) to a record that does not exist.
+
+    Args:
+        record: the record as rendered (not modified).
+        platform: `oneroster_rest` or `clever`.
+        collection: the collection the record is served from.
+        fault: the `bad_records` fault.
+        seed: the plan's seed.
+
+    Returns:
+        The record to serve and the defect injected (None: the record is served as is).
+    """
+    collections = fault.param("collections")
+    if collections and collection not in collections:
+        return record, None
+    record_id = str(record.get(ID_FIELDS[platform], ""))
+    digest = _digest(seed, platform, collection, record_id)
+    if int.from_bytes(digest[:8]) / 2**64 >= fault.param("rate"):
+        return record, None
+    kinds: Sequence[BadRecordKind] = fault.param("kinds")
+    applicable = [(k, p) for k in kinds if (p := _target(platform, collection, record, k)) is not None]
+    if not applicable:
+        return record, None
+    kind, path = applicable[digest[8] % len(applicable)]
+
+    def edit(parent: dict[str, Any], key: str) -> None:
+        if kind == "missing_id":
+            parent[key] = ""
+        elif kind == "out_of_range_score":
+            parent[key] = ["14"] if isinstance(parent[key], list) else "14"
+        elif kind == "future_date":
+            parent[key] = _future(str(parent[key]))
+        else:
+            parent[key] = _dangle(parent[key], _ghost_id(platform, digest))
+
+    return _edit(record, path, edit), kind
+
+
+def rename_field(record: Mapping[str, Any], fault: Fault, collection: str) -> Mapping[str, Any]:
+    """Apply a `renamed_field` fault: the field keeps its place and value under its new name.
+
+    Args:
+        record: the record as rendered (not modified).
+        fault: the `renamed_field` fault.
+        collection: the collection the record is served from.
+
+    Returns:
+        The renamed record, or `record` itself when the fault does not concern it.
+    """
+    path: str = fault.param("field")
+    only = fault.param("collection")
+    if (only and only != collection) or not _has(record, path):
+        return record
+    renamed_to: str = fault.param("renamed_to")
+
+    def edit(parent: dict[str, Any], key: str) -> None:
+        items = [(renamed_to if k == key else k, v) for k, v in parent.items()]
+        parent.clear()
+        parent.update(items)
+
+    return _edit(record, path, edit)
