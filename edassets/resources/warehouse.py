@@ -177,21 +177,25 @@ class WarehouseResource(dg.ConfigurableResource):
             id_types: crosswalk id types to try, in order of trust.
 
         Returns:
-            Person ids aligned with `external_ids`, NA where no active crosswalk row matches.
+            Person ids aligned with `external_ids`, NA where no crosswalk row matches.
         """
         crosswalk = table(PERSON_IDENTIFIER)
         wanted = sorted(set(external_ids.dropna()))
         resolved = pd.Series(pd.NA, index=external_ids.index, dtype=pd.StringDtype("pyarrow"))
         with self.engine().connect() as connection:
             for id_type in id_types:
-                matches: dict[str, str] = {}
+                rows = []
                 for chunk in _chunks(wanted):
-                    query = sa.select(crosswalk.c.external_id, crosswalk.c.person_id).where(
+                    query = sa.select(crosswalk.c.external_id, crosswalk.c.person_id, crosswalk.c.active).where(
                         crosswalk.c.district_id == district_id,
                         crosswalk.c.id_type == id_type,
-                        crosswalk.c.active.is_(True),
                         crosswalk.c.external_id.in_(chunk),
                     )
-                    matches.update(dict(connection.execute(query).all()))
+                    rows.extend(connection.execute(query).all())
+                # An active identifier wins; a withdrawn student's inactive one still names them,
+                # so their earlier results keep resolving after they leave.
+                found = pd.DataFrame(rows, columns=["external_id", "person_id", "active"])
+                found = found.sort_values("active", ascending=False, kind="stable").drop_duplicates("external_id")
+                matches = dict(zip(found["external_id"], found["person_id"], strict=True))
                 resolved = resolved.fillna(external_ids.map(matches).astype(pd.StringDtype("pyarrow")))
         return resolved

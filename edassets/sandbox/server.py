@@ -9,7 +9,8 @@ URL layout (`{url}` = `SandboxServer.url`):
 
     POST {url}/oneroster/{district}/oauth/token                     OneRoster OAuth 2 client credentials
     GET  {url}/oneroster/{district}/ims/oneroster/v1p1/{collection}  OneRoster 1.1 REST (K12_FORMATS §1.1)
-    GET  {url}/clever/v3.0/{collection}                              Clever Data API v3.0 (§1.2)
+    GET  {url}/v3.0/{collection}                                     Clever Data API v3.0 (§1.2)
+    GET  {url}/clever/v3.0/{collection}                              the same Clever API, under a prefix
     GET  {url}/files/{district}/oneroster.zip                        OneRoster 1.1 CSV drop (flat zip)
     GET  {url}/files/{district}/nwea_map.zip                         NWEA MAP Growth export drop
 
@@ -475,8 +476,8 @@ class SandboxServer:
 
         Args:
             platform: `oneroster_rest` (append `/oauth/token` or `/ims/oneroster/v1p1/<collection>`),
-                `clever` (append the `uri` of Clever links, e.g. `/v3.0/users`; the district is
-                chosen by token, so the URL is the same for every district), `oneroster_csv`
+                `clever` (`url` itself: Clever links are host-relative, e.g. `/v3.0/users`; the
+                district is chosen by token, so the URL is the same for every district), `oneroster_csv`
                 or `nwea_map` (the drop folder; append `/oneroster.zip` or `/nwea_map.zip`).
             district_id: a district of the world.
 
@@ -488,7 +489,7 @@ class SandboxServer:
         if platform == "oneroster_rest":
             return f"{self.url}/oneroster/{district_id}"
         if platform == "clever":
-            return f"{self.url}/clever"
+            return self.url
         if platform in _FILE_DROPS.values():
             return f"{self.url}/files/{district_id}"
         raise ValueError(f"the sandbox does not serve platform {platform!r}")
@@ -523,7 +524,9 @@ class SandboxServer:
                 origin = f"http://{headers.get('Host')}" if headers.get("Host") else self.url
                 return self._oneroster_page(district, collection, query, headers, f"{origin}{split.path}",
                                             split.query, exchange)
-            case ["clever", "v3.0", collection]:
+            # Clever's links are host-relative (`/v3.0/users?starting_after=…`), so the API is
+            # also served at the root, exactly where a client following them lands.
+            case ["clever", "v3.0", collection] | ["v3.0", collection]:
                 exchange.platform = "clever"
                 if method != "GET":
                     return _json(405, {"error": "use GET"}, {"Allow": "GET"})

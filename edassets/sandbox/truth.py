@@ -15,10 +15,12 @@ Conventions the platform modules follow (the lead's contract, stated once here):
   False for every other teacher and for students (as OneRoster writes ``primary=false``).
 * **Clever sections have one term**: a class running all year (both semesters in
   OneRoster's ``termSourcedIds``) has the school year's term id in Clever.
-* **Where a person's school comes from**: students and teachers have their school.
-  OneRoster lists guardians and district administrators under the district org, so their
-  ``school_id`` there is the district's sourcedId; Clever contacts and district admins
-  have no school, so theirs is NA.
+* **What Clever cannot say about guardians and administrators**: students and teachers
+  have their school. OneRoster lists guardians and district administrators under the
+  district org, so their ``school_id`` there is the district's sourcedId. Clever contacts
+  and district admins have no school and no ``credentials`` (so no username), and a
+  Clever district admin carries only ``legacy_id`` and ``title`` (no SIS or state id):
+  those values are NA for a Clever district.
 * **Deactivation, never deletion** (decision 5): withdrawn students, their guardians and
   the seats a transfer or withdrawal ended are rows with ``active`` False. The truth
   assumes each platform was synced on ``as_of`` and also while deleted records still
@@ -191,7 +193,13 @@ def _roster_truth(state: WorldState) -> dict[str, pd.DataFrame]:
                 for cell in cells]
     persons = state.persons
     person_school = persons["school_key"].map(school_id)
-    if not clever:
+    username, sis, state_ids = persons["username"], persons["sis_id"], persons["state_id"]
+    if clever:
+        # Clever contacts and district admins have no credentials; district admins no ids.
+        username = username.where(persons["role"].isin(["student", "teacher"]))
+        sis = sis.where(persons["role"] != "administrator")
+        state_ids = state_ids.where(persons["role"] != "administrator")
+    else:
         # OneRoster users need an org: guardians and district staff sit under the district.
         person_school = person_school.astype(STRING).fillna(district_org)
     seats = state.enrollments
@@ -221,8 +229,8 @@ def _roster_truth(state: WorldState) -> dict[str, pd.DataFrame]:
         "person": pd.DataFrame({
             "district_id": district_id, "person_id": persons[scheme], "role": persons["role"],
             "given_name": persons["given_name"], "middle_name": persons["middle_name"],
-            "family_name": persons["family_name"], "email": persons["email"], "username": persons["username"],
-            "sis_id": persons["sis_id"], "state_id": persons["state_id"], "grade_level": persons["grade"],
+            "family_name": persons["family_name"], "email": persons["email"], "username": username,
+            "sis_id": sis, "state_id": state_ids, "grade_level": persons["grade"],
             "birth_date": persons["birth_date"], "school_id": person_school, "active": _active(persons),
         }),
         "enrollment": pd.DataFrame({

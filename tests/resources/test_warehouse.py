@@ -89,5 +89,5 @@ def test_existing_ids_and_crosswalk_lookups(warehouse: WarehouseResource) -> Non
     assert warehouse.existing_ids("person", "other", ["p1"]) == set()
     resolved = warehouse.person_ids("d-x", pd.Series(["1001", "1002", "a@example.org", pd.NA], dtype=_STRING),
                                     ("sis_id", "email"))
-    # 1002's crosswalk row is inactive; the email is only tried as the second id type.
-    assert resolved.tolist() == ["p1", pd.NA, "p2", pd.NA]
+    # 1002's crosswalk row is inactive (a withdrawn student) but still names them.
+    assert resolved.tolist() == ["p1", "p2", "p2", pd.NA]

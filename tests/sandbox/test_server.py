@@ -66,7 +66,7 @@ def test_start_and_stop_on_an_ephemeral_port(start_sandbox: Callable[..., Sandbo
 
 def test_base_urls(sandbox: SandboxServer) -> None:
     assert sandbox.base_url("oneroster_rest", "north") == f"{sandbox.url}/oneroster/north"
-    assert sandbox.base_url("clever", "north") == sandbox.base_url("clever", "south-isd") == f"{sandbox.url}/clever"
+    assert sandbox.base_url("clever", "north") == sandbox.base_url("clever", "south-isd") == sandbox.url
     drops = f"{sandbox.url}/files/north"
     assert sandbox.base_url("oneroster_csv", "north") == sandbox.base_url("nwea_map", "north") == drops
     with pytest.raises(ValueError, match="district"):
@@ -244,10 +244,12 @@ def test_clever_token_chooses_the_district(sandbox: SandboxServer) -> None:
     assert north["data"][0]["data"]["name"] == "north"
     assert south["data"][0]["data"]["name"] == "south-isd"
     assert north["data"][0]["uri"] == f"/v3.0/districts/{north['data'][0]['data']['id']}"
-    unknown = requests.get(f"{sandbox.url}/clever/v3.0/users", headers={"Authorization": "Bearer nope"},
-                           timeout=TIMEOUT)
+    unknown = requests.get(f"{sandbox.url}/v3.0/users", headers={"Authorization": "Bearer nope"}, timeout=TIMEOUT)
     assert unknown.status_code == 401
-    assert requests.get(f"{sandbox.url}/clever/v3.0/users", timeout=TIMEOUT).status_code == 401
+    assert requests.get(f"{sandbox.url}/v3.0/users", timeout=TIMEOUT).status_code == 401
+    prefixed = requests.get(f"{sandbox.url}/clever/v3.0/districts", timeout=TIMEOUT,
+                            headers={"Authorization": f"Bearer {credentials('north').clever_token}"})
+    assert prefixed.json() == north
 
 
 def test_clever_starting_after_paging_until_no_next(sandbox: SandboxServer) -> None:
@@ -337,6 +339,6 @@ def test_credentials_match_the_seed_the_server_was_given(start_sandbox: Callable
     server = start_sandbox()
     assert clever_get(server, "/v3.0/districts").status_code == 200  # conftest derives with SEED
     other = SandboxCredentials.for_district("north", SEED + 1)
-    response = requests.get(f"{server.url}/clever/v3.0/districts", timeout=TIMEOUT,
+    response = requests.get(f"{server.url}/v3.0/districts", timeout=TIMEOUT,
                             headers={"Authorization": f"Bearer {other.clever_token}"})
     assert response.status_code == 401

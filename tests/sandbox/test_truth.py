@@ -26,8 +26,8 @@ from edassets.schema.entities import ENTITIES_BY_NAME
 from edassets.schema.grades import to_ceds_grade
 
 SYNC1, SYNC2 = date(2026, 1, 12), date(2026, 1, 19)
-CSV_DISTRICT = DistrictSpec("cedar-usd", "Cedar Unified School District", 700, "oneroster_csv")
-CLEVER_DISTRICT = DistrictSpec("pine-isd", "Pine Independent School District", 600, "clever",
+CSV_DISTRICT = DistrictSpec("cedar-usd", "Cedar Unified School District", 500, "oneroster_csv")
+CLEVER_DISTRICT = DistrictSpec("pine-isd", "Pine Independent School District", 500, "clever",
                                timezone="America/Denver")
 ROSTER_ENTITIES = ("school", "academic_session", "course", "class", "person", "enrollment")
 
