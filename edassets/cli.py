@@ -13,15 +13,21 @@ from datetime import date
 from pathlib import Path
 
 import dagster as dg
+import pandas as pd
+import sqlalchemy as sa
 
 from edassets.adapters.spec import PlatformSpec
 from edassets.assets.factory import asset_key
 from edassets.assets.partitions import districts_partitions_name, partition_key
 from edassets.definitions import build_definitions, job_name
-from edassets.demo.synthetic import SyntheticOptions, write_synthetic_district
 from edassets.platforms import platform
 from edassets.resources.districts import District, DistrictRegistry, normalize_district_id
 from edassets.resources.warehouse import upgrade_schema
+from edassets.resources.archive import open_archive
+from edassets.sandbox.accuracy import accuracy_table
+from edassets.sandbox.onboard import platforms_of, sandbox_districts, sandbox_environment, write_file_drops
+from edassets.sandbox.server import SandboxServer, serve
+from edassets.sandbox.world import DistrictSpec, World, WorldOptions
 from edassets.settings import Settings
 
 _DAGSTER_YAML = """\
@@ -208,20 +214,79 @@ def _cmd_replay(args: argparse.Namespace) -> int:
     return 1 if outcome.failure else 0
 
 
+SANDBOX_SEED = 11
+
+
+def demo_world_options(students: int) -> WorldOptions:
+    """The demo's sandbox world: one district per kind of authoritative roster."""
+    return WorldOptions(
+        districts=(
+            DistrictSpec("maple-usd", "Maple Unified (OneRoster CSV)", students, "oneroster_csv", "America/Chicago"),
+            DistrictSpec("cedar-usd", "Cedar Unified (OneRoster REST)", students, "oneroster_rest", "America/Denver"),
+            DistrictSpec("birch-usd", "Birch Unified (Clever)", students, "clever", "America/New_York"),
+        ),
+        seed=SANDBOX_SEED,
+    )
+
+
+def run_sandbox_syncs(world: World, server: SandboxServer, settings: Settings, instance: dg.DagsterInstance,
+                      echo: bool = True) -> list[ImportOutcome]:
+    """Onboard every sandbox district and run each of its platforms on every sync date of the world.
+
+    Credentials go into this process's environment only (the registry holds `env:` references).
+    """
+    # The sandbox speaks plain HTTP on loopback; oauthlib refuses that unless told otherwise.
+    os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
+    os.environ.update(sandbox_environment(world, SANDBOX_SEED))
+    registry = DistrictRegistry.load(settings.registry_path)
+    for district in sandbox_districts(world, server):
+        registry = registry.with_district(district)
+    registry.save(settings.registry_path)
+    district_ids = [d.district_id for d in world.options.districts]
+    outcomes = []
+    for sync in world.options.sync_dates:
+        server.set_today(sync)
+        drops = write_file_drops(world, district_ids, sync, settings.home / "sandbox_drops")
+        for district_id in district_ids:
+            for platform_name in platforms_of(world, district_id):
+                folder = drops.get((district_id, platform_name))
+                outcome = run_platform(platform_name, district_id, sync.isoformat(), paths=[str(folder)] if folder else (),
+                                       settings=settings, instance=instance)
+                outcomes.append(outcome)
+                if echo:
+                    _print_outcome(outcome)
+    return outcomes
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     settings = Settings.from_env()
-    files = write_synthetic_district(settings.home / "demo" / "files", SyntheticOptions(students=args.students))
-    failed = False
-    for platform_name, folder in (("oneroster_csv", files.oneroster_dir), ("nwea_map", files.nwea_dir)):
-        outcome = run_platform(platform_name, "demo-unified", args.date, paths=[str(folder)], timezone="America/Chicago",
-                               settings=settings)
-        _print_outcome(outcome)
-        failed |= outcome.failure is not None
+    _prepare_instance_home(settings)
+    instance = dg.DagsterInstance.get()
+    upgrade_schema(settings.warehouse_url)
+    world = World.generate(demo_world_options(args.students))
+    with SandboxServer(world, seed=SANDBOX_SEED) as server:
+        print(f"sandbox serving {len(world.options.districts)} synthetic districts on {server.url}")
+        outcomes = run_sandbox_syncs(world, server, settings, instance)
+        engine = sa.create_engine(settings.warehouse_url)
+        last_sync = world.options.sync_dates[-1]
+        tables = [accuracy_table(world, d.district_id, last_sync, engine=engine, instance=instance,
+                                 store=open_archive(settings.archive_url, s3_endpoint_url=settings.s3_endpoint_url),
+                                 injected=server.injected_bad_records())
+                  for d in world.options.districts]
+        engine.dispose()
+    print()
+    print(f"accuracy against the sandbox's ground truth after the {last_sync} sync:")
+    print(pd.concat(tables, ignore_index=True).drop(columns="wrong_columns").to_string(index=False))
     print()
     print(f"warehouse: {settings.warehouse_url}")
     print(f"archive:   {settings.archive_url}")
     print(f"open the Dagster UI on this instance: make ui   (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
-    return 1 if failed else 0
+    return 1 if any(o.failure for o in outcomes) else 0
+
+
+def _cmd_sandbox(args: argparse.Namespace) -> int:
+    serve(args.port, demo_world_options(args.students), seed=SANDBOX_SEED, today=date.fromisoformat(args.today))
+    return 0
 
 
 def _cmd_db_upgrade(_: argparse.Namespace) -> int:
@@ -257,10 +322,15 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--date", required=True, help="the partition day to rebuild, YYYY-MM-DD")
     replay.set_defaults(handler=_cmd_replay)
 
-    demo = commands.add_parser("demo", help="import a synthetic demo district through every file platform")
-    demo.add_argument("--students", type=int, default=600, help="size of the demo district")
-    demo.add_argument("--date", default=date.today().isoformat(), help="delivery date YYYY-MM-DD (default today)")
+    demo = commands.add_parser("demo", help="sync three synthetic districts from the sandbox through every platform")
+    demo.add_argument("--students", type=int, default=600, help="students per demo district")
     demo.set_defaults(handler=_cmd_demo)
+
+    sandbox = commands.add_parser("sandbox", help="serve the provider sandbox (the demo's world) until interrupted")
+    sandbox.add_argument("--port", type=int, default=8765)
+    sandbox.add_argument("--students", type=int, default=600, help="students per district")
+    sandbox.add_argument("--today", default="2026-01-12", help="the day the APIs serve (the world's first sync date)")
+    sandbox.set_defaults(handler=_cmd_sandbox)
 
     database = commands.add_parser("db", help="warehouse administration")
     database_commands = database.add_subparsers(dest="db_command", required=True)

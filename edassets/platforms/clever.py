@@ -169,7 +169,10 @@ SPEC = PlatformSpec(
     roster=True,
     api=ApiSpec(
         auth=_auth,
-        paginator=lambda: CursorPaginator(cursor_param="starting_after", next_link_rel="next", links_path="links"),
+        # Resume after the last id received, not where the link points: a page cut short in
+        # transit would otherwise skip the records it lost.
+        paginator=lambda: CursorPaginator(cursor_param="starting_after", next_link_rel="next", links_path="links",
+                                          last_record_id="data.id"),
         # 1200 requests per minute per token: stay under it rather than bounce off 429s.
         rate_limit=RateLimit(requests_per_second=18, concurrency=1),
         retry=RetryPolicy(max_attempts=8, max_elapsed_s=180),

@@ -7,7 +7,8 @@ this module only says what each platform would hold, with the facts of K12_FORMA
   ``{"href", "sourcedId", "type"}``, ``dateLastModified`` ISO 8601 UTC with milliseconds and
   ``Z``, booleans as the strings ``"true"``/``"false"``. Deleted records stay listed with
   ``status: "tobedeleted"`` so a ``dateLastModified>`` delta filter can return them.
-  GUIDRef hrefs are paths below `ONEROSTER_BASE_PATH`; the server prefixes its own origin.
+  GUIDRef hrefs are server-relative paths below `ONEROSTER_BASE_PATH` (this module knows
+  no host; a server wanting absolute URLs prefixes its origin).
 * Clever Data API v3.0 (§1.2): the ``data`` objects of each collection, keyed by the 24-hex
   ``id``; grades in Clever's enum (``Kindergarten``, ``5``), ``dob`` as ``M/D/YYYY``,
   enrollments implicit in ``sections[].students``. Clever has no status field: deleted
@@ -319,12 +320,12 @@ def _oneroster_users(state: WorldState) -> list[dict[str, object]]:
 
 def _enrollment_view(state: WorldState) -> pd.DataFrame:
     """Enrollments with the sourcedIds of their class, school and user."""
-    classes = state.classes
-    school_of_class = classes["school_key"].map(_lookup(state.schools, "school_key", "sourced_id"))
+    classes = state.classes.assign(
+        school_sid=state.classes["school_key"].map(_lookup(state.schools, "school_key", "sourced_id")))
     enrollments = state.enrollments
     return enrollments.assign(
         class_sid=enrollments["class_key"].map(_lookup(classes, "class_key", "sourced_id")),
-        school_sid=enrollments["class_key"].map(pd.Series(school_of_class.to_numpy(), index=classes["class_key"])),
+        school_sid=enrollments["class_key"].map(_lookup(classes, "class_key", "school_sid")),
         user_sid=enrollments["person_key"].map(_lookup(state.persons, "person_key", "sourced_id")),
     )
 
@@ -590,7 +591,8 @@ _CSV_HEADERS: dict[str, tuple[str, ...]] = {
     "courses.csv": ("sourcedId", "status", "dateLastModified", "schoolYearSourcedId", "title", "courseCode", "grades",
                     "orgSourcedId", "subjects", "subjectCodes"),
     "classes.csv": ("sourcedId", "status", "dateLastModified", "title", "grades", "courseSourcedId", "classCode",
-                    "classType", "location", "schoolSourcedId", "termSourcedIds", "subjects", "subjectCodes", "periods"),
+                    "classType", "location", "schoolSourcedId", "termSourcedIds", "subjects", "subjectCodes",
+                    "periods"),
     "enrollments.csv": ("sourcedId", "status", "dateLastModified", "classSourcedId", "schoolSourcedId",
                         "userSourcedId", "role", "primary", "beginDate", "endDate"),
     "demographics.csv": ("sourcedId", "status", "dateLastModified", "birthDate", "sex", "americanIndianOrAlaskaNative",
@@ -712,7 +714,8 @@ def oneroster_csv_files(state: WorldState, version: str = "1.1") -> dict[str, by
 
     owners, agents = _agents(persons)
     pairs = pd.DataFrame({"owner": owners, "agent": agents}).sort_values("agent")
-    agent_cells = [",".join(ids) for ids in _group_lists(pairs["owner"], pairs["agent"].tolist(), persons["sourced_id"])]
+    agent_lists = _group_lists(pairs["owner"], pairs["agent"].tolist(), persons["sourced_id"])
+    agent_cells = [",".join(ids) for ids in agent_lists]
     orgs_of_person = _person_orgs(state, persons)
     user_ids = "{SIS:" + persons["sis_id"] + "}" + ("," + "{state:" + persons["state_id"] + "}").fillna("")
     users: dict[str, Iterable[object] | pd.Series] = {

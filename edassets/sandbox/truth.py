@@ -78,7 +78,6 @@ ACCURACY_COLUMNS: tuple[str, ...] = (
 )
 """Columns of the `compare` table."""
 
-_ROSTER_ENTITIES = ("school", "academic_session", "course", "class", "person", "enrollment")
 _FLOAT_TOLERANCE = 1e-6  # values travel through CSV text: "3.60" must equal 3.6
 
 
@@ -222,7 +221,8 @@ def _roster_truth(state: WorldState) -> dict[str, pd.DataFrame]:
         }),
         "class": pd.DataFrame({
             "district_id": district_id, "class_id": classes[scheme], "title": classes["title"],
-            "class_code": classes["class_code"], "course_id": classes["course_key"].map(_ids(courses, "course_key", scheme)),
+            "class_code": classes["class_code"],
+            "course_id": classes["course_key"].map(_ids(courses, "course_key", scheme)),
             "school_id": classes["school_key"].map(school_id), "term_ids": np.array(cell_ids, dtype=object)[codes],
             "grade_levels": classes["grade"], "active": _active(classes),
         }),

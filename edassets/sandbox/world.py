@@ -621,27 +621,30 @@ def _school_counts(students_per_band: np.ndarray, students: int) -> np.ndarray:
 
 def _generate_district(options: WorldOptions, spec: DistrictSpec) -> _DistrictWorld:
     seed = _district_seed(options.seed, spec.district_id)
-    rng = np.random.default_rng(seed)
-    ids = _Ids(rng)
-    cal = _Calendar.of(options)
-    builder = _Builder(options, spec, rng, ids, cal)
-    return builder.build(seed)
+    return _Builder(options, spec, seed).build()
 
 
 class _Builder:
-    """Builds one district; methods run in a fixed order so the draws are reproducible."""
+    """Builds one district.
 
-    def __init__(self, options: WorldOptions, spec: DistrictSpec, rng: np.random.Generator, ids: _Ids,
-                 cal: _Calendar) -> None:
-        self.options, self.spec, self.rng, self.ids, self.cal = options, spec, rng, ids, cal
+    The steps run in a fixed order on one generator, so the draws are reproducible; each
+    step leaves the index arrays later steps need on ``self`` (student grade and school,
+    class school/grade/subject/section/term, seats, person keys…).
+    """
 
-    def build(self, seed: list[int]) -> _DistrictWorld:
+    def __init__(self, options: WorldOptions, spec: DistrictSpec, seed: list[int]) -> None:
+        self.options, self.spec, self.seed = options, spec, seed
+        self.rng = np.random.default_rng(seed)
+        self.ids = _Ids(self.rng)
+        self.cal = _Calendar.of(options)
+
+    def build(self) -> _DistrictWorld:
         rng, n = self.rng, self.spec.students
         self.grade = rng.choice(len(GRADES), size=n, p=_GRADE_WEIGHTS / _GRADE_WEIGHTS.sum())
         band_students = np.bincount(_BAND_OF_GRADE[self.grade], minlength=len(_BANDS))
         self.schools_per_band = _school_counts(band_students, n)
         self.n_schools = int(self.schools_per_band.sum())
-        self.names = _Names.draw(seed, self.n_schools)
+        self.names = _Names.draw(self.seed, self.n_schools)
 
         district = self._district()
         schools = self._schools()
@@ -764,7 +767,8 @@ class _Builder:
         cell = (self.school[student] * n_grades + self.grade[student]) * _N_SUBJECTS + subject
         n_cells = self.n_schools * n_grades * _N_SUBJECTS
         demand = np.bincount(cell, minlength=n_cells)
-        has_course = (self.school_band[:, None, None] == _BAND_OF_GRADE[None, :, None]) & in_band[self.school_band][:, None, :]
+        same_band = self.school_band[:, None, None] == _BAND_OF_GRADE[None, :, None]
+        has_course = same_band & in_band[self.school_band][:, None, :]
         has_classes = (has_course & self.populated[:, :, None]).ravel()
         sections = np.where(has_classes, np.maximum(1, -(-demand // _CLASS_SIZE)), 0)
         self.sections_of_cell = sections
@@ -811,7 +815,8 @@ class _Builder:
         number = np.where(section + 1 < 10, "0" + number, number)
         class_created = _created(rng, n_classes, date(self.cal.fall_year, 7, 1), 31)
         self.class_school, self.class_grade, self.class_subject = k_school, k_grade, k_subject
-        self.class_term, self.class_keys = term, _keys("cls-", n_classes).to_numpy(dtype=object)
+        self.class_section, self.class_term = section, term
+        self.class_keys = _keys("cls-", n_classes).to_numpy(dtype=object)
         classes = pd.DataFrame({
             "class_key": _text(self.class_keys),
             "sourced_id": self.ids.uuids(n_classes),
@@ -872,8 +877,9 @@ class _Builder:
 
         grade = np.full(total, -1)
         grade[:n] = self.grade
-        # A student in grade index g turns 4 + g between 2 September and 1 September.
-        first_birthday = (np.array([date(fy - 5 - g, 9, 2) for g in range(len(GRADES))], dtype="datetime64[D]"))
+        # On 1 September of the fall a student of grade index g is 4 + g (4 in PK, 5 in KG):
+        # born within the year that starts on 2 September, 5 + g years before.
+        first_birthday = np.array([date(fy - 5 - g, 9, 2) for g in range(len(GRADES))], dtype="datetime64[D]")
         birth = np.full(total, np.datetime64("NaT"), dtype="datetime64[D]")
         birth[:n] = first_birthday[self.grade] + rng.integers(0, 365, n).astype("timedelta64[D]")
 
@@ -890,7 +896,7 @@ class _Builder:
         keys = _keys("per-", total).to_numpy(dtype=object)
         guardian_of = np.full(total, -1)
         guardian_of[guardians] = child
-        self.person_keys, self.person_created = keys, created
+        self.person_keys = keys
         return pd.DataFrame({
             "person_key": _text(keys),
             "sourced_id": self.ids.uuids(total),
@@ -919,8 +925,7 @@ class _Builder:
         # teacher. Elementary blocks follow grade and section (one teacher, many subjects),
         # secondary blocks follow subject (a maths teacher teaches maths).
         elementary = self.school_band[self.class_school] == 0
-        section = np.arange(n_classes) - self.first_class_of_cell[
-            (self.class_school * len(GRADES) + self.class_grade) * _N_SUBJECTS + self.class_subject]
+        section = self.class_section
         block_key = np.where(elementary, (self.class_grade * 100 + section) * 100 + self.class_subject,
                              (self.class_subject * 100 + self.class_grade) * 100 + section)
         order = np.lexsort((block_key, self.class_school))
@@ -932,8 +937,10 @@ class _Builder:
         local = rank * teachers // classes_per_school[self.class_school]
         primary = n + self.teacher_first[self.class_school] + local
         co_classes = np.flatnonzero((rng.random(n_classes) < _CO_TEACHER_SHARE) & (teachers > 1))
-        co_local = (local[co_classes] + 1 + rng.integers(0, 1 << 30, co_classes.size) % (teachers[co_classes] - 1)) \
-            % teachers[co_classes]
+        co_count = teachers[co_classes]
+        # Any other teacher of the school: an offset of 1..count-1 from the primary one.
+        co_offset = 1 + rng.integers(0, 1 << 30, co_classes.size) % (co_count - 1)
+        co_local = (local[co_classes] + co_offset) % co_count
         co_teacher = n + self.teacher_first[self.class_school[co_classes]] + co_local
 
         klass = np.r_[self.seat_class, np.arange(n_classes), co_classes]
@@ -946,7 +953,6 @@ class _Builder:
         is_primary[m_students : m_students + n_classes] = True
         term = self.class_term[klass]
         created = _created(rng, m, date(self.cal.fall_year, 8, 1), 14)
-        self.enrollment_created = created
         return pd.DataFrame({
             "enrollment_key": _keys("enr-", m),
             "sourced_id": self.ids.uuids(m),

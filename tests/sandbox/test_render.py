@@ -21,7 +21,7 @@ from edassets.checks.validation import ValidatedBatch, validate_batch
 from edassets.demo.synthetic import NWEA_ASSESSMENT_RESULTS_HEADER, NWEA_STUDENTS_BY_SCHOOL_HEADER
 from edassets.platforms import nwea_map, oneroster_csv
 from edassets.sandbox import render
-from edassets.sandbox.world import GRADES, DistrictSpec, World, WorldOptions, WorldState
+from edassets.sandbox.world import GRADES, SUBJECTS, DistrictSpec, World, WorldOptions, WorldState
 
 SYNC1, SYNC2 = date(2026, 1, 12), date(2026, 1, 19)
 DISTRICT = DistrictSpec("birch-usd", "Birch Unified School District", 600, "oneroster_rest")
@@ -200,6 +200,12 @@ def test_clever_sections_hold_the_current_seats(state: WorldState, clever: dict[
     assert any(s["term_id"] == year for s in sections) and any(s["term_id"] != year for s in sections)
 
 
+def test_every_world_grade_and_subject_has_a_clever_spelling() -> None:
+    assert set(render.CLEVER_GRADES) == set(GRADES) and set(render.CLEVER_GRADES.values()) <= CLEVER_GRADE_ENUM
+    assert set(render.CLEVER_SUBJECTS) == {title for _, title in SUBJECTS}
+    assert set(render.CLEVER_SUBJECTS.values()) <= CLEVER_SUBJECT_ENUM
+
+
 def test_clever_schools_terms_courses(state: WorldState, clever: dict[str, list[dict]]) -> None:
     assert [s["low_grade"] for s in clever["schools"]].count("PreKindergarten") >= 2
     assert (len(clever["schools"]), len(clever["courses"]), len(clever["terms"])) == (
@@ -220,7 +226,8 @@ def _read_with_platform(files: dict[str, bytes], spec_feeds: tuple[FeedSpec, ...
                                 sync_mode="snapshot") for f in spec_feeds}
     ids = {f.entity.name: set(batches[f.name].frame[f.entity.id_column].dropna()) for f in spec_feeds}
     validate_kwargs.setdefault("reference_exists", lambda entity, values: values.isin(ids[entity]))
-    return batches, {f.name: validate_batch(f, batches[f.name], **validate_kwargs) for f in spec_feeds}  # type: ignore[arg-type]
+    return batches, {f.name: validate_batch(f, batches[f.name], **validate_kwargs)  # type: ignore[arg-type]
+                     for f in spec_feeds}
 
 
 def test_csv_bundle_loads_cleanly_with_the_oneroster_csv_platform(state: WorldState) -> None:

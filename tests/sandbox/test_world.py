@@ -98,7 +98,7 @@ def test_schools_by_band_and_size(before: WorldState) -> None:
     students = _students(before).merge(schools, left_on="school_key", right_on="school_key")
     position = {g: i for i, g in enumerate(GRADES)}
     grade = students["grade"].map(position)
-    assert (grade >= students["low_grade"].map(position)).all() and (grade <= students["high_grade"].map(position)).all()
+    assert grade.between(students["low_grade"].map(position), students["high_grade"].map(position)).all()
 
 
 def test_people_counts(before: WorldState) -> None:

@@ -236,6 +236,9 @@ class CursorPaginator(Paginator):
         links_path: dotted body path of the links array.
         cursor_path: dotted body path of a cursor value; when set, links are not read and
             the value is sent as `cursor_param` on the same URL.
+        last_record_id: dotted path of the id inside each record; when set, the next
+            request resumes after the last record actually received rather than where the
+            link says. A page cut short in transit then costs a re-fetch, not a silent gap.
     """
 
     def __init__(
@@ -244,13 +247,16 @@ class CursorPaginator(Paginator):
         next_link_rel: str = "next",
         links_path: str = "links",
         cursor_path: str | None = None,
+        last_record_id: str | None = None,
     ) -> None:
         super().__init__()
         self.cursor_param = cursor_param
         self.next_link_rel = next_link_rel
         self.links_path = links_path
         self.cursor_path = cursor_path
+        self.last_record_id = last_record_id
         self._next = ""
+        self._last_id: str | None = None
 
     def update_state(self, response: requests.Response, records: list[dict[str, Any]]) -> None:
         """Find the next cursor or link; none means this was the last page."""
@@ -268,6 +274,8 @@ class CursorPaginator(Paginator):
                 if isinstance(link, dict) and link.get("rel") == self.next_link_rel
             ]
             self._next = urljoin(response.url, uris[0]) if uris and uris[0] else ""
+            last = find(records[-1], self.last_record_id) if self.last_record_id and records else None
+            self._last_id = None if last in (None, "") else str(last)
         self._has_next_page = bool(self._next)
 
     def update_request(self, request: PreparedRequestSpec) -> None:
@@ -278,6 +286,8 @@ class CursorPaginator(Paginator):
         parts = urlsplit(self._next)
         request.url = urlunsplit(parts._replace(query="", fragment=""))
         request.params = {**request.params, **dict(parse_qsl(parts.query, keep_blank_values=True))}
+        if self._last_id is not None:
+            request.params[self.cursor_param] = self._last_id
 
 
 class PageTokenPaginator(Paginator):

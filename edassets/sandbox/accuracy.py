@@ -1,0 +1,123 @@
+"""Accuracy against the sandbox's ground truth: what loaded right, wrong, not at all, or was quarantined.
+
+The reusable comparison behind `edassets demo` and the end-to-end tests. Loaded rows come
+from the warehouse; quarantined records from the latest validated batch of each feed in
+the archive; the truth from the world (`truth.expected_warehouse`) and the faults the
+sandbox injected (`SandboxServer.injected_bad_records`).
+"""
+
+from collections.abc import Sequence
+from datetime import date
+
+import dagster as dg
+import pandas as pd
+import sqlalchemy as sa
+
+from edassets.assets.factory import asset_key
+from edassets.assets.partitions import partition_key
+from edassets.checks.validation import ValidatedBatch
+from edassets.platforms import PLATFORMS
+from edassets.resources.archive import ArchiveStore
+from edassets.resources.io_managers import latest_manifest, read_batch
+from edassets.sandbox.truth import COMPARED_COLUMNS, compare, expected_warehouse
+from edassets.schema.entities import ENTITIES_BY_NAME
+from edassets.sandbox.world import World
+
+ACCURACY_TABLE_COLUMNS: tuple[str, ...] = (
+    "district_id", "platform", "entity", "records_expected", "loaded_correctly", "loaded_wrong", "missing",
+    "unexpected", "quarantined_correctly", "quarantined_wrongly", "wrong_columns",
+)
+
+# Which sandbox collection's corrupted records show up as which entity.
+_COLLECTION_ENTITY = {
+    "orgs": "school", "schools": "school", "academicSessions": "academic_session", "terms": "academic_session",
+    "courses": "course", "classes": "class", "sections": "class", "users": "person", "demographics": "person",
+    "enrollments": "enrollment", "AssessmentResults.csv": "assessment_result",
+}
+
+
+def warehouse_rows(engine: sa.Engine, district_id: str, entities: Sequence[str]) -> dict[str, pd.DataFrame]:
+    """The district's rows of each entity as they are in the warehouse."""
+    with engine.connect() as connection:
+        return {
+            entity: pd.read_sql(sa.text(f"SELECT * FROM {entity} WHERE district_id = :d"), connection,  # noqa: S608
+                                params={"d": district_id})
+            for entity in entities
+        }
+
+
+def quarantined_ids(instance: dg.DagsterInstance, store: ArchiveStore, platform: str, district_id: str,
+                    day: date) -> dict[str, pd.Series]:
+    """Entity -> ids of the records the latest validated batch of each feed quarantined for the partition."""
+    spec = PLATFORMS[platform]
+    found: dict[str, pd.Series] = {}
+    for feed in spec.feeds:
+        if feed.entity.name not in COMPARED_COLUMNS:
+            continue
+        manifest = latest_manifest(instance, store, asset_key(platform, "validated", feed.name),
+                                   str(partition_key(district_id, day.isoformat())))
+        batch = read_batch(store, manifest)
+        if isinstance(batch, ValidatedBatch):
+            found[feed.entity.name] = batch.quarantine[feed.entity.id_column]
+    return found
+
+
+def _quarantine_counts(quarantined: pd.Series, expected_bad: set[str]) -> tuple[int, int]:
+    # A record whose id the fault emptied is quarantined with no id: it matches an
+    # injected record only by its absence, so nameless rows count against nameless faults.
+    named = quarantined.dropna()
+    correct = int(named.isin(expected_bad).sum())
+    wrong = int((~named.isin(expected_bad)).sum())
+    return correct + int(quarantined.isna().sum()), wrong
+
+
+def accuracy_table(
+    world: World,
+    district_id: str,
+    as_of: date,
+    *,
+    engine: sa.Engine,
+    instance: dg.DagsterInstance,
+    store: ArchiveStore,
+    injected: pd.DataFrame | None = None,
+) -> pd.DataFrame:
+    """Per platform and entity: expected, loaded correctly/wrong, missing, quarantined correctly/wrongly.
+
+    Args:
+        world: the sandbox world.
+        district_id: the district.
+        as_of: the sync day (its partition's quarantine is counted).
+        engine: the warehouse.
+        instance: the Dagster instance the syncs ran on.
+        store: the audit archive.
+        injected: `SandboxServer.injected_bad_records()`; records of it must be quarantined.
+    """
+    roster = world.spec(district_id).roster_source
+    platforms = [roster, "nwea_map"]
+    expected = expected_warehouse(world, district_id, as_of, platforms)
+    actual = warehouse_rows(engine, district_id, list(expected))
+    injected = injected if injected is not None else pd.DataFrame(columns=["district_id", "collection", "record_id"])
+    mine = injected[injected["district_id"] == district_id]
+    bad_by_entity: dict[str, set[str]] = {}
+    for collection, ids in mine.groupby("collection")["record_id"]:
+        bad_by_entity.setdefault(_COLLECTION_ENTITY.get(str(collection), str(collection)), set()).update(ids)
+    # Corrupted records are expected in the quarantine, not in the warehouse.
+    expected = {entity: frame[~frame[ENTITIES_BY_NAME[entity].id_column].isin(bad_by_entity.get(entity, set()))]
+                for entity, frame in expected.items()}
+    table = compare(expected, actual)
+    rows = []
+    for platform in platforms:
+        quarantined = quarantined_ids(instance, store, platform, district_id, as_of)
+        for entity, ids in quarantined.items():
+            correct, wrong = _quarantine_counts(ids, bad_by_entity.get(entity, set()))
+            rows.append({"platform": platform, "entity": entity, "quarantined_correctly": correct,
+                         "quarantined_wrongly": wrong})
+    counts = pd.DataFrame(rows, columns=["platform", "entity", "quarantined_correctly", "quarantined_wrongly"])
+    counts = counts.groupby(["platform", "entity"], as_index=False).sum()
+    table["platform"] = table["entity"].map(lambda entity: "nwea_map" if entity == "assessment_result" else roster)
+    table = table.merge(counts, on=["platform", "entity"], how="left").fillna(
+        {"quarantined_correctly": 0, "quarantined_wrongly": 0})
+    table["district_id"] = district_id
+    table = table[table["records_expected"].gt(0) | table["quarantined_correctly"].gt(0) | table["quarantined_wrongly"].gt(0)]
+    return table[list(ACCURACY_TABLE_COLUMNS)].astype(
+        {"quarantined_correctly": "int64", "quarantined_wrongly": "int64"}).reset_index(drop=True)
