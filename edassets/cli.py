@@ -269,7 +269,7 @@ def _cmd_demo(args: argparse.Namespace) -> int:
         outcomes = run_sandbox_syncs(world, server, settings, instance)
         engine = sa.create_engine(settings.warehouse_url)
         last_sync = world.options.sync_dates[-1]
-        tables = [accuracy_table(world, d.district_id, last_sync, engine=engine, instance=instance,
+        tables = [accuracy_table(world, d.district_id, world.options.sync_dates, engine=engine, instance=instance,
                                  store=open_archive(settings.archive_url, s3_endpoint_url=settings.s3_endpoint_url),
                                  injected=server.injected_bad_records())
                   for d in world.options.districts]

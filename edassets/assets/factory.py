@@ -17,7 +17,7 @@ from edassets.adapters.parse import parse_drop
 from edassets.adapters.spec import FeedSpec, ParseContext, PlatformSpec
 from edassets.assets.partitions import partition_parts
 from edassets.checks.gates import build_quarantine_checks, ensure_gate_passed
-from edassets.checks.references import ReferenceResolver
+from edassets.checks.references import ReferenceResolver, referenced_batch_ids
 from edassets.checks.validation import ValidatedBatch, validate_batch
 from edassets.resources.archive import ArchiveResource
 from edassets.resources.districts import DistrictRegistryResource, RegistryError
@@ -56,7 +56,8 @@ class PlatformAssets:
 def _referenced_feeds(spec: PlatformSpec, feed: FeedSpec) -> dict[str, FeedSpec]:
     """Referenced entity name -> the feed of the same platform producing it."""
     producers = {f.entity.name: f for f in spec.feeds if f is not feed}
-    return {r.entity: producers[r.entity] for r in feed.entity.references if r.entity in producers}
+    targets = {entity for r in feed.entity.references for entity, _ in r.targets}
+    return {entity: producers[entity] for entity in sorted(targets) if entity in producers}
 
 
 def _raw_file_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
@@ -191,9 +192,7 @@ def _validated_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.Partitio
         context: dg.AssetExecutionContext, parsed: ParsedBatch, warehouse: WarehouseResource, **refs: ValidatedBatch
     ) -> ValidatedBatch:
         district_id, _ = partition_parts(context.partition_key)
-        batch_ids = {
-            entity: refs[f"ref_{ref_feed.name}"].rows[ref_feed.entity.id_column] for entity, ref_feed in referenced.items()
-        }
+        batch_ids = referenced_batch_ids(feed, {entity: refs[f"ref_{f.name}"] for entity, f in referenced.items()})
         resolver = ReferenceResolver(batch_ids, warehouse, district_id)
         result = validate_batch(
             feed,

@@ -10,12 +10,11 @@ import dagster as dg
 
 from edassets.adapters.spec import FeedSpec, PlatformSpec
 from edassets.assets.partitions import partition_parts
-from edassets.checks.references import ReferenceResolver
+from edassets.checks.references import ReferenceResolver, referenced_batch_ids
 from edassets.checks.validation import ValidatedBatch, unresolved_references
 from edassets.resources.archive import ArchiveResource
 from edassets.resources.io_managers import latest_manifest, read_batch
 from edassets.resources.warehouse import WarehouseResource
-from edassets.schema.entities import ENTITIES_BY_NAME
 
 ALERT_CHECK = "quarantine_rate_alert"
 GATE_CHECK = "quarantine_gate"
@@ -93,10 +92,8 @@ def build_quarantine_checks(
     ) -> dg.AssetCheckResult:
         batch = _latest_validated(context, archive, validated_key)
         district, _ = partition_parts(context.partition_key)
-        batch_ids = {
-            entity: _latest_validated(context, archive, key).rows[ENTITIES_BY_NAME[entity].id_column]
-            for entity, key in referenced.items()
-        }
+        batches = {entity: _latest_validated(context, archive, key) for entity, key in referenced.items()}
+        batch_ids = referenced_batch_ids(feed, batches)
         resolver = ReferenceResolver(batch_ids, warehouse, district)
         unresolved = unresolved_references(feed.entity, batch.rows, resolver.exists)
         too_many = batch.quarantine_rate > thresholds.block

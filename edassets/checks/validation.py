@@ -8,6 +8,7 @@ Checks run lazily over the whole batch (pandera), never stopping at the first fa
 from collections.abc import Callable
 from dataclasses import dataclass
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
@@ -20,8 +21,8 @@ _STRING = pd.StringDtype("pyarrow")
 
 REPORT_COLUMNS: tuple[str, ...] = ("lineage_archive_key", "lineage_record_index", "field", "rule", "value")
 
-ReferenceCheck = Callable[[str, pd.Series], pd.Series]
-"""(referenced entity name, ids) -> boolean mask: which ids exist in the batch or warehouse."""
+ReferenceCheck = Callable[[str, str | None, pd.Series], pd.Series]
+"""(referenced entity, column or None for its id, ids) -> boolean mask: which ids exist in the batch or warehouse."""
 
 PersonLookup = Callable[[pd.Series, tuple[str, ...]], pd.Series]
 """(platform person ids, crosswalk id types) -> canonical person ids, NA where unmatched."""
@@ -118,8 +119,10 @@ def unresolved_references(entity: Entity, frame: pd.DataFrame, reference_exists:
         present = values.dropna()
         if present.empty:
             continue
-        exists = reference_exists(reference.entity, present)
-        dangling = present[~exists.to_numpy(dtype=bool)]
+        exists = np.logical_or.reduce(
+            [reference_exists(entity, column, present).to_numpy(dtype=bool) for entity, column in reference.targets]
+        )
+        dangling = present[~exists]
         parts.append(_report_rows(dangling.index, reference.field,
                                   f"dangling reference: no such {reference.entity} in this batch or the warehouse",
                                   dangling))

@@ -153,14 +153,20 @@ class WarehouseResource(dg.ConfigurableResource):
         # SQLite hands back naive datetimes; the column is UTC by construction.
         return value.replace(tzinfo=UTC) if value is not None and value.tzinfo is None else value
 
-    def existing_ids(self, entity_name: str, district_id: str, ids: Iterable[str]) -> set[str]:
+    def existing_ids(self, entity_name: str, district_id: str, ids: Iterable[str], *, column: str | None = None) -> set[str]:
         """Which of `ids` name rows of `entity_name` in the district (active or not).
 
         An inactive row still resolves a reference: a withdrawn student's old results stay true.
+
+        Args:
+            entity_name: the referenced entity.
+            district_id: the district.
+            ids: values to look for.
+            column: the column they must appear in (default: the entity's own id).
         """
         entity = ENTITIES_BY_NAME[entity_name]
         target = table(entity)
-        id_column = target.c[entity.id_column]
+        id_column = target.c[column or entity.id_column]
         found: set[str] = set()
         with self.engine().connect() as connection:
             for chunk in _chunks(sorted(set(ids))):

@@ -118,10 +118,11 @@ PERSON = Entity(
         Field("state_id", Kind.STRING, "State-assigned id"),
         Field("grade_level", Kind.STRING, "Current CEDS grade level", choices=CEDS_GRADE_LEVELS),
         Field("birth_date", Kind.DATE, "Date of birth"),
-        # Not a checked reference: district staff belong to the district org, not a school.
         Field("school_id", Kind.STRING, "Primary school (or district org for district staff)"),
         source_platform_field(),
     ),
+    # District staff belong to the district org itself, not to a school.
+    references=(Reference("school_id", "school", also=(("district", "source_id"),)),),
     soft_delete=True,
 )
 

@@ -86,10 +86,18 @@ class Reference:
     Attributes:
         field: the referencing column.
         entity: name of the referenced entity; its natural key is (district_id, <its id>).
+        also: other (entity, column) pairs a value may name instead, e.g. a person's primary
+            org is a school, or for district staff the district org itself.
     """
 
     field: str
     entity: str
+    also: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def targets(self) -> tuple[tuple[str, str | None], ...]:
+        """(entity, column) pairs that satisfy the reference; None = the entity's own id."""
+        return ((self.entity, None), *self.also)
 
 
 @dataclass(frozen=True)

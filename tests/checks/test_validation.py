@@ -19,7 +19,7 @@ ENROLLMENTS = oneroster_csv.SPEC.feed("enrollments")
 SESSIONS_HEADER = "sourcedId,title,type,startDate,endDate\n"
 
 
-def _everything_exists(_: str, ids: pd.Series) -> pd.Series:
+def _everything_exists(_: str, __: str | None, ids: pd.Series) -> pd.Series:
     return pd.Series(True, index=ids.index)
 
 
@@ -68,7 +68,7 @@ def test_parse_error_on_a_required_column_is_reported_once() -> None:
 def test_dangling_reference_is_reported_with_the_reference_field() -> None:
     calls: list[tuple[str, list[str]]] = []
 
-    def reference_exists(entity_name: str, ids: pd.Series) -> pd.Series:
+    def reference_exists(entity_name: str, _: str | None, ids: pd.Series) -> pd.Series:
         calls.append((entity_name, list(ids)))
         return ids.isin({"class": {"c1"}, "person": {"p1", "p2"}}[entity_name])
 

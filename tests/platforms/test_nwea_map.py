@@ -24,7 +24,7 @@ ARCHIVE_KEY = "archive/nwea_map/AssessmentResults.csv"
 UNMATCHED = "S-UNKNOWN"
 
 
-def _everything_exists(_: str, ids: pd.Series) -> pd.Series:
+def _everything_exists(_: str, __: str | None, ids: pd.Series) -> pd.Series:
     return pd.Series(True, index=ids.index)
 
 

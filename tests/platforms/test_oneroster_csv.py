@@ -22,6 +22,7 @@ from edassets.adapters.mapping import ParsedBatch, map_feed
 from edassets.adapters.spec import FeedSpec, ParseContext, SyncMode
 from edassets.checks.validation import ValidatedBatch, validate_batch
 from edassets.platforms.oneroster_csv import SPEC
+from edassets.schema.entities import ENTITIES_BY_NAME
 from tests.shared_fixtures import shared_fixture
 
 CONTEXT = ParseContext(district_id="grand_bend", timezone=ZoneInfo("America/Chicago"), platform=SPEC.name)
@@ -50,10 +51,11 @@ def _run_drop(paths: list[Path]) -> dict[str, FeedRun]:
     received = select_drop(files, containers, wanted, SPEC.file_signatures).by_name()
     data = {name: f.data for name, f in received.items()}
     batches = {feed.name: _parse(feed, data, resolve_sync_mode(SPEC, feed, received)) for feed in SPEC.feeds}
-    ids = {feed.entity.name: set(batches[feed.name].frame[feed.entity.id_column].dropna()) for feed in SPEC.feeds}
+    frames = {feed.entity.name: batches[feed.name].frame for feed in SPEC.feeds}
 
-    def reference_exists(entity_name: str, values: pd.Series) -> pd.Series:
-        return values.isin(ids[entity_name])
+    def reference_exists(entity_name: str, column: str | None, values: pd.Series) -> pd.Series:
+        frame = frames[entity_name]
+        return values.isin(set(frame[column or ENTITIES_BY_NAME[entity_name].id_column].dropna()))
 
     return {
         feed.name: FeedRun(feed, batches[feed.name], validate_batch(feed, batches[feed.name], reference_exists=reference_exists))
@@ -279,7 +281,7 @@ def test_1p2_sync_modes_come_from_the_manifest(oneroster_1p2: dict[str, FeedRun]
 # --- single behaviours, on files written inline ----------------------------------------
 
 
-def _everything_exists(_: str, ids: pd.Series) -> pd.Series:
+def _everything_exists(_: str, __: str | None, ids: pd.Series) -> pd.Series:
     return pd.Series(True, index=ids.index)
 
 

@@ -22,6 +22,7 @@ from edassets.demo.synthetic import NWEA_ASSESSMENT_RESULTS_HEADER, NWEA_STUDENT
 from edassets.platforms import nwea_map, oneroster_csv
 from edassets.sandbox import render
 from edassets.sandbox.world import GRADES, SUBJECTS, DistrictSpec, World, WorldOptions, WorldState
+from edassets.schema.entities import ENTITIES_BY_NAME
 
 SYNC1, SYNC2 = date(2026, 1, 12), date(2026, 1, 19)
 DISTRICT = DistrictSpec("birch-usd", "Birch Unified School District", 600, "oneroster_rest")
@@ -224,8 +225,9 @@ def _read_with_platform(files: dict[str, bytes], spec_feeds: tuple[FeedSpec, ...
     context = ParseContext(district_id=DISTRICT.district_id, timezone=ZoneInfo(DISTRICT.timezone), platform=platform)
     batches = {f.name: map_feed(f, tables, context=context, archive_key=f"sandbox/{f.file}", run_id="test",
                                 sync_mode="snapshot") for f in spec_feeds}
-    ids = {f.entity.name: set(batches[f.name].frame[f.entity.id_column].dropna()) for f in spec_feeds}
-    validate_kwargs.setdefault("reference_exists", lambda entity, values: values.isin(ids[entity]))
+    frames = {f.entity.name: batches[f.name].frame for f in spec_feeds}
+    validate_kwargs.setdefault("reference_exists", lambda entity, column, values: values.isin(
+        set(frames[entity][column or ENTITIES_BY_NAME[entity].id_column].dropna()) if entity in frames else set()))
     return batches, {f.name: validate_batch(f, batches[f.name], **validate_kwargs)  # type: ignore[arg-type]
                      for f in spec_feeds}
 
@@ -288,7 +290,7 @@ def test_nwea_export_loads_cleanly_with_the_nwea_platform(state: WorldState) -> 
     lookup = pd.Series(state.persons["sourced_id"].array, index=pd.Index(state.persons["sis_id"].array))
     _, validated = _read_with_platform(
         render.nwea_map_files(state), nwea_map.SPEC.feeds, nwea_map.PLATFORM,
-        reference_exists=lambda _, values: pd.Series(True, index=values.index),
+        reference_exists=lambda _, __, values: pd.Series(True, index=values.index),
         person_lookup=lambda ids, _: ids.map(lookup))
     batch = validated["assessment_results"]
     assert batch.quarantined == 0, batch.summary_by_rule()

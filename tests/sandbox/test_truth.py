@@ -68,13 +68,19 @@ def _platform_rows(files: dict[str, bytes], feeds: Sequence[FeedSpec], district:
     context = ParseContext(district_id=district.district_id, timezone=ZoneInfo(district.timezone), platform=platform)
     batches = {f.name: map_feed(f, tables, context=context, archive_key=f"sandbox/{f.file}", run_id="test",
                                 sync_mode="snapshot") for f in feeds}
-    ids = {f.entity.name: set(batches[f.name].frame[f.entity.id_column].dropna()) for f in feeds}
+    frames = {f.entity.name: batches[f.name].frame for f in feeds}
     for entity, frame in (warehouse or {}).items():
-        ids[entity] = ids.get(entity, set()) | set(frame[ENTITIES_BY_NAME[entity].id_column])
+        frames[entity] = pd.concat([frames[entity], frame]) if entity in frames else frame
+
+    def exists(entity: str, column: str | None, values: pd.Series) -> pd.Series:
+        known = frames.get(entity)
+        column = column or ENTITIES_BY_NAME[entity].id_column
+        return values.isin(set(known[column].dropna()) if known is not None and column in known else set())
+
     rows = {}
     for feed in feeds:
         validated = validate_batch(feed, batches[feed.name], person_lookup=person_lookup,
-                                   reference_exists=lambda entity, values: values.isin(ids.get(entity, set())))
+                                   reference_exists=exists)
         assert validated.quarantined == 0, (feed.name, validated.summary_by_rule())
         rows[feed.entity.name] = validated.rows
     return rows
