@@ -55,8 +55,11 @@ def quarantined_ids(instance: dg.DagsterInstance, store: ArchiveStore, platform:
         if feed.entity.name not in COMPARED_COLUMNS:
             continue
         for day in days:
-            manifest = latest_manifest(instance, store, asset_key(platform, "validated", feed.name),
-                                       str(partition_key(district_id, day.isoformat())))
+            try:
+                manifest = latest_manifest(instance, store, asset_key(platform, "validated", feed.name),
+                                           str(partition_key(district_id, day.isoformat())))
+            except dg.Failure:  # that sync never got as far as validation: nothing was quarantined
+                continue
             batch = read_batch(store, manifest)
             if isinstance(batch, ValidatedBatch):
                 found.setdefault(feed.entity.name, []).append(batch.quarantine[feed.entity.id_column])

@@ -254,10 +254,10 @@ class RestClient:
         pager.init_request(request)
         index = 0
         while True:
-            response = self._send(request, page_index=index)
-            if response.status_code >= 400:  # only IGNOREd statuses come back
+            fetched = self._fetch_page(request, index, records_path, absent_means_empty)
+            if fetched is None:  # only IGNOREd statuses end a pagination early
                 return
-            records = self._records(response, records_path, index, absent_means_empty)
+            response, records = fetched
             yield Page(
                 index=index,
                 url=redact_url(response.url, self._secret_params),
@@ -280,6 +280,30 @@ class RestClient:
             if (request.url, request.params) == previous:
                 raise self._malformed(response, index, "next-page request repeats this one")
             index += 1
+
+    def _fetch_page(
+        self, request: PreparedRequestSpec, index: int, records_path: str | None, absent_means_empty: bool
+    ) -> tuple[requests.Response, list[dict[str, Any]]] | None:
+        """One page, re-requested when its body does not parse.
+
+        A 200 whose JSON is cut short or replaced by an HTML error page is, in practice, a
+        proxy or load-balancer hiccup: asking again usually gets the real page. Only when
+        every attempt of the retry policy fails does the last body become a MalformedPayload.
+        """
+        attempt = 1
+        while True:
+            response = self._send(request, page_index=index)
+            if response.status_code >= 400:
+                return None
+            try:
+                return response, self._records(response, records_path, index, absent_means_empty)
+            except MalformedPayload:
+                if attempt >= self._retry.max_attempts:
+                    raise
+            _log.info("%s/%s: page %d did not parse (attempt %d), asking again", self.platform, self.district,
+                      index, attempt)
+            self._sleep(min(self._retry.backoff_base_s * 2 ** (attempt - 1), self._retry.backoff_max_s))
+            attempt += 1
 
     def _url(self, path: str) -> str:
         if urlsplit(path).scheme:
