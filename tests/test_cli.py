@@ -79,12 +79,15 @@ def test_db_upgrade_creates_the_warehouse(home: Path, capsys: pytest.CaptureFixt
     assert "up to date" in capsys.readouterr().out
 
 
-def test_demo_imports_both_platforms_and_says_how_to_open_the_ui(home: Path, capsys: pytest.CaptureFixture) -> None:
-    code = main(["demo", "--students", "60", "--date", "2026-03-02"])
+@pytest.mark.slow
+def test_demo_syncs_the_sandbox_and_prints_the_accuracy_table(home: Path, capsys: pytest.CaptureFixture) -> None:
+    code = main(["demo", "--students", "500"])
 
     out = capsys.readouterr().out
     assert code == 0
-    assert "oneroster_csv 2026-03-02|demo-unified" in out and "nwea_map 2026-03-02|demo-unified" in out
-    assert "make ui" in out
-    assert _count(home, "person") > 60
+    for district, platform in (("maple-usd", "oneroster_csv"), ("cedar-usd", "oneroster_rest"), ("birch-usd", "clever")):
+        assert f"{platform} 2026-01-19|{district}" in out and f"nwea_map 2026-01-19|{district}" in out
+    table = out.split("accuracy against the sandbox's ground truth")[1]
+    assert "quarantined_correctly" in table and "make ui" in out
+    assert _count(home, "person") > 1500
     assert Settings.from_env().archive_url in out
