@@ -363,8 +363,9 @@ class OAuth2ClientCredentials(_CachedTokenAuth):
 
     @property
     def secrets(self) -> tuple[str, ...]:
-        """The client secret."""
-        return (self._client_secret,)
+        """The client id and secret: the id is no password, but logs have no use for either
+        (requests-oauthlib logs the id at DEBUG) and vendors treat the pair as one credential."""
+        return (self.client_id, self._client_secret)
 
     def _request_token(self) -> Mapping[str, Any]:
         token: Mapping[str, Any] = self._oauth.fetch_token(
