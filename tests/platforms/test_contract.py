@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import dagster as dg
 import pandas as pd
 import pytest
 
@@ -38,11 +39,14 @@ from edassets.schema.model import LINEAGE_COLUMNS
 from tests.assets.conftest import make_settings
 from tests.platforms.conftest import TODAY, ContractFixtures, contract_cases, district_for
 
-import dagster as dg
-
 CASES = contract_cases()
 CASE_IDS = [f"{platform}/{feed}" for platform, feed in CASES]
-API_PLATFORMS = [spec.name for spec in PLATFORMS.values() if spec.delivery == "api"]
+API_CASES = [(platform, feed) for platform, feed in CASES if PLATFORMS[platform].feed(feed).endpoint is not None]
+# Platforms with at least one incremental feed: each gets one refused-then-committed run pair.
+INCREMENTAL_PLATFORMS = [
+    spec.name for spec in PLATFORMS.values()
+    if any(feed.endpoint is not None and feed.endpoint.incremental is not None for feed in spec.feeds)
+]
 
 # Columns the engine fills itself, so a mapping never has to name them.
 ENGINE_FILLED = frozenset({"district_id", "source_platform", "active", *LINEAGE_COLUMNS})
@@ -232,14 +236,35 @@ def _newest_rendered(world: World, platform_name: str, district_id: str, feed: F
     return utc_timestamp(stamps).max().to_pydatetime()
 
 
-@pytest.mark.parametrize("platform_name", API_PLATFORMS)
+@pytest.mark.parametrize(("platform_name", "feed_name"), API_CASES, ids=[f"{p}/{f}" for p, f in API_CASES])
+def test_the_parsed_fixture_carries_a_cursor_only_for_incremental_feeds(
+    contract: ContractFixtures, platform_name: str, feed_name: str
+) -> None:
+    """The high-water mark a load would commit is the newest modification time served, or nothing."""
+    _, feed = _feed(platform_name, feed_name)
+    next_cursor = contract.parsed(platform_name, feed_name).next_cursor
+    if feed.endpoint is None or feed.endpoint.incremental is None:
+        assert next_cursor is None, "a feed without `incremental` must never hand the load a cursor"
+        return
+    expected = _newest_rendered(contract.world, platform_name, contract.district(platform_name), feed)
+    assert next_cursor is not None, "an incremental feed's batch carries no cursor"
+    assert abs(datetime.fromisoformat(next_cursor) - expected) <= timedelta(seconds=1), (next_cursor, expected)
+
+
+@pytest.mark.parametrize("platform_name", INCREMENTAL_PLATFORMS)
 def test_incremental_cursors_advance_only_after_a_committed_load(
     platform_name: str, contract_world: World, contract_server: SandboxServer, tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    """One run whose loads all fail, then one that commits: only the second may move cursors.
+
+    Feeds of the platform without `incremental` must keep no cursor even after the
+    committed run; platforms with no incremental feed at all are covered without a
+    Dagster run by the parsed-batch test above (their batches never carry a cursor).
+    """
     spec = PLATFORMS[platform_name]
     district_id = district_for(contract_world, platform_name)
-    incremental = [f for f in spec.feeds if f.endpoint is not None and f.endpoint.incremental is not None]
+    incremental = {f.name for f in spec.feeds if f.endpoint is not None and f.endpoint.incremental is not None}
     settings = make_settings(tmp_path)
     monkeypatch.setenv("OAUTHLIB_INSECURE_TRANSPORT", "1")
     for name, value in sandbox_environment(contract_world, SANDBOX_SEED).items():
@@ -255,13 +280,12 @@ def test_incremental_cursors_advance_only_after_a_committed_load(
         return {feed.name: warehouse.cursor(spec.name, feed.name, district_id) for feed in spec.feeds}
 
     with dg.DagsterInstance.ephemeral() as instance:
-        if incremental:
-            with pytest.MonkeyPatch.context() as refusing:
-                refusing.setattr(WarehouseResource, "load", _refuse_load)
-                refused = run_platform(spec.name, district_id, day, settings=settings, instance=instance)
-            assert refused.failure is not None, "the refused load did not fail the run"
-            assert all(f.status != "ok" for f in refused.feeds), [(f.feed, f.status) for f in refused.feeds]
-            assert cursors() == dict.fromkeys(cursors()), f"a cursor moved without a committed load: {cursors()}"
+        with pytest.MonkeyPatch.context() as refusing:
+            refusing.setattr(WarehouseResource, "load", _refuse_load)
+            refused = run_platform(spec.name, district_id, day, settings=settings, instance=instance)
+        assert refused.failure is not None, "the refused load did not fail the run"
+        assert all(f.status != "ok" for f in refused.feeds), [(f.feed, f.status) for f in refused.feeds]
+        assert cursors() == dict.fromkeys(cursors()), f"a cursor moved without a committed load: {cursors()}"
 
         outcome = run_platform(spec.name, district_id, day, settings=settings, instance=instance)
 
@@ -270,7 +294,7 @@ def test_incremental_cursors_advance_only_after_a_committed_load(
     committed = cursors()
     wrong = {}
     for feed in spec.feeds:
-        if feed in incremental:
+        if feed.name in incremental:
             expected = _newest_rendered(contract_world, spec.name, district_id, feed)
             value = committed[feed.name]
             if value is None or abs(value - expected) > timedelta(seconds=1):
