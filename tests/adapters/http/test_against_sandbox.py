@@ -202,9 +202,13 @@ def test_truncated_and_repeated_pages_lose_no_record(
     assert any(fault_kind in r.faults for r in server.request_log), "the fault never bit"
     clean = _clean_ids(clean_pages, platform)
     missing, unexpected = clean - set(ids), set(ids) - clean
+    # OneRoster + duplicate_records fails here (library bug): OffsetPaginator.update_state advances the
+    # offset by len(records), so a page of limit + 2 repeated records moves it 102 ahead and the two
+    # records after the page are never asked for (offset=0, 100, 202, 302, 404, …).
+    asked = [r.path for r in server.request_log if r.status == 200 and "offset=" in r.path]
     assert missing == set(), (
         f"{platform} with {fault_kind} {params}: {len(missing)} of {len(clean)} records never fetched "
-        f"({len(ids)} received, {len(set(ids))} unique)"
+        f"({len(ids)} received, {len(set(ids))} unique); pages asked for: {asked or 'cursor paging'}"
     )
     assert unexpected == set()
 
