@@ -7,8 +7,8 @@ the values sit differs (flat `courseSourcedId` columns vs nested GUIDRef objects
 import pandas as pd
 
 from edassets.adapters.codes import code_map
-from edassets.adapters.spec import Derived, ParseContext
-from edassets.adapters.transforms import text
+from edassets.adapters.spec import Const, Derived, FieldSource, ParseContext, col
+from edassets.adapters.transforms import lower_text, text
 
 
 def _active(source: pd.DataFrame, _: ParseContext) -> pd.Series:
@@ -40,3 +40,15 @@ SESSION_TYPE = code_map(
     "OneRoster session type",
 )
 CLASS_TYPE = code_map({"homeroom": "homeroom", "scheduled": "scheduled"}, "OneRoster class type")
+
+
+# Crosswalk rows a OneRoster user yields in either binding: one per id the other platforms
+# may know the person by (MAP's StudentID is the SIS `identifier`).
+IDENTIFIER_FIELDS: tuple[dict[str, FieldSource], ...] = tuple(
+    {"person_id": col("sourcedId"), "id_type": Const(id_type), "external_id": source, "active": ACTIVE}
+    for id_type, source in (
+        ("sourced_id", col("sourcedId")),
+        ("sis_id", col("identifier")),
+        ("email", col("email", parse=lower_text)),
+    )
+)

@@ -20,7 +20,14 @@ import pandas as pd
 
 from edassets.adapters.codes import first_item
 from edassets.adapters.spec import Const, Derived, FeedSpec, Join, ManifestRule, ParseContext, PlatformSpec, col
-from edassets.platforms.oneroster_common import ACTIVE, CLASS_TYPE, ENROLLMENT_ROLE, SESSION_TYPE, USER_ROLE
+from edassets.platforms.oneroster_common import (
+    ACTIVE,
+    CLASS_TYPE,
+    ENROLLMENT_ROLE,
+    IDENTIFIER_FIELDS,
+    SESSION_TYPE,
+    USER_ROLE,
+)
 from edassets.adapters.transforms import boolean, integer, iso_or_us_date, lower_text, multi_value
 from edassets.schema import entities as e
 from edassets.schema.grades import first_ceds_grade, to_ceds_grade_list
@@ -121,14 +128,7 @@ FEEDS = (
         description="Identity crosswalk rows from users.csv: sourcedId, SIS identifier and email per person.",
         file="users.csv",
         required_values=("external_id",),
-        fields=tuple(
-            {"person_id": col("sourcedId"), "id_type": Const(id_type), "external_id": source, "active": ACTIVE}
-            for id_type, source in (
-                ("sourced_id", col("sourcedId")),
-                ("sis_id", col("identifier")),
-                ("email", col("email", parse=lower_text)),
-            )
-        ),
+        fields=IDENTIFIER_FIELDS,
     ),
     FeedSpec(
         name="enrollments",

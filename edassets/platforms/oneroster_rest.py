@@ -20,7 +20,14 @@ from edassets.adapters.codes import json_field, json_fields
 from edassets.adapters.http import OAuth2ClientCredentials, OffsetPaginator, RateLimit, RetryPolicy
 from edassets.adapters.spec import ApiSpec, Const, Derived, Endpoint, FeedSpec, Incremental, Join, ParseContext, PlatformSpec, col
 from edassets.adapters.transforms import boolean, integer, iso_or_us_date, lower_text, multi_value
-from edassets.platforms.oneroster_common import ACTIVE, CLASS_TYPE, ENROLLMENT_ROLE, SESSION_TYPE, USER_ROLE
+from edassets.platforms.oneroster_common import (
+    ACTIVE,
+    CLASS_TYPE,
+    ENROLLMENT_ROLE,
+    IDENTIFIER_FIELDS,
+    SESSION_TYPE,
+    USER_ROLE,
+)
 from edassets.schema import entities as e
 from edassets.schema.grades import first_ceds_grade, to_ceds_grade_list
 
@@ -133,14 +140,7 @@ FEEDS = (
         description="Identity crosswalk rows: sourcedId, SIS identifier and email per person.",
         endpoint=_collection("users"),
         required_values=("external_id",),
-        fields=tuple(
-            {"person_id": col("sourcedId"), "id_type": Const(id_type), "external_id": source, "active": ACTIVE}
-            for id_type, source in (
-                ("sourced_id", col("sourcedId")),
-                ("sis_id", col("identifier")),
-                ("email", col("email", parse=lower_text)),
-            )
-        ),
+        fields=IDENTIFIER_FIELDS,
     ),
     FeedSpec(
         name="enrollments",

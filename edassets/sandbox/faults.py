@@ -273,7 +273,8 @@ def _digest(seed: int, platform: str, collection: str, record_id: str) -> bytes:
     return hashlib.sha256(f"{seed}\x1f{platform}\x1f{collection}\x1f{record_id}".encode()).digest()
 
 
-def _get(record: Mapping[str, Any], path: str) -> Any:
+def get_path(record: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted path of a nested record, or None where the path leads nowhere."""
     node: Any = record
     for key in path.split("."):
         if not isinstance(node, Mapping) or key not in node:
@@ -284,7 +285,7 @@ def _get(record: Mapping[str, Any], path: str) -> Any:
 
 def _has(record: Mapping[str, Any], path: str) -> bool:
     parent, _, leaf = path.rpartition(".")
-    node = _get(record, parent) if parent else record
+    node = get_path(record, parent) if parent else record
     return isinstance(node, Mapping) and leaf in node
 
 
@@ -310,7 +311,7 @@ def _target(platform: str, collection: str, record: Mapping[str, Any], kind: str
         candidates: tuple[str, ...] = (ID_FIELDS[platform],)
     else:
         candidates = _TARGETS[kind].get(platform, {}).get(collection, ())
-    return next((p for p in candidates if _get(record, p) not in (None, "", [], {})), None)
+    return next((p for p in candidates if get_path(record, p) not in (None, "", [], {})), None)
 
 
 def _ghost_id(platform: str, digest: bytes) -> str:

@@ -47,6 +47,7 @@ import pandas as pd
 from edassets.sandbox.credentials import CREDENTIAL_NAMES, SandboxCredentials, env_var_name
 from edassets.sandbox.faults import (
     ID_FIELDS,
+    get_path,
     ActiveFaults,
     FaultInjector,
     FaultPlan,
@@ -263,15 +264,6 @@ _COMPARE: Mapping[str, Callable[[Any, Any], bool]] = {
 }
 
 
-def _lookup(record: Record, path: str) -> Any:
-    node: Any = record
-    for key in path.split("."):
-        if not isinstance(node, Mapping) or key not in node:
-            return None
-        node = node[key]
-    return node
-
-
 def _text(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -298,7 +290,7 @@ class _Predicate:
     value: str
 
     def __call__(self, record: Record) -> bool:
-        found = _lookup(record, self.field)
+        found = get_path(record, self.field)
         if found is None:
             return self.op == "!="
         text = _text(found)
@@ -829,7 +821,7 @@ def _filtered(rows: list[dict[str, Any]], predicates: list[_Predicate], join: st
     if not predicates:
         return rows
     for predicate in predicates:
-        if rows and not any(_lookup(r, predicate.field) is not None for r in rows):
+        if rows and not any(get_path(r, predicate.field) is not None for r in rows):
             raise _QueryError(f"no such field {predicate.field}", "invalid_filter_field")
     combine = all if join == "AND" else any
     return [r for r in rows if combine(p(r) for p in predicates)]
@@ -840,9 +832,9 @@ def _sorted(rows: list[dict[str, Any]], sort: str | None, order: str) -> list[di
         raise _QueryError("orderBy must be asc or desc", "invalid_selection_field")
     if sort is None:
         return rows
-    if rows and not any(_lookup(r, sort) is not None for r in rows):
+    if rows and not any(get_path(r, sort) is not None for r in rows):
         raise _QueryError(f"no such field {sort}", "invalid_selection_field")
-    return sorted(rows, key=lambda r: _text(_lookup(r, sort) or ""), reverse=order == "desc")
+    return sorted(rows, key=lambda r: _text(get_path(r, sort) or ""), reverse=order == "desc")
 
 
 def _link_header(base: str, raw_query: str, offset: int, limit: int, total: int) -> str:
