@@ -145,7 +145,9 @@ def test_every_mapped_source_field_is_in_the_sandbox_fixture(
         f"{platform_name}/{feed_name}: source fields not in the sandbox fixture (renamed vendor fields?): "
         f"{missing_columns}; fixture columns: {sorted(tables[feed.source].frame.columns)}"
     )
-    assert empty_derivations == [], f"{platform_name}/{feed_name}: derived columns with no source present: {empty_derivations}"
+    assert empty_derivations == [], (
+        f"{platform_name}/{feed_name}: derived columns with no source present: {empty_derivations}"
+    )
 
 
 # --- 3. a clean fixture parses and validates without one rejection ---------------------------
@@ -156,9 +158,8 @@ def test_the_fixture_parses_and_validates_with_nothing_rejected(
     contract: ContractFixtures, platform_name: str, feed_name: str
 ) -> None:
     parsed = contract.parsed(platform_name, feed_name)
-    assert parsed.errors.empty, (
-        f"{len(parsed.errors)} parse errors, e.g. {parsed.errors[['field', 'rule', 'value']].head(5).to_dict('records')}"
-    )
+    examples = parsed.errors[["field", "rule", "value"]].head(5).to_dict("records")
+    assert parsed.errors.empty, f"{len(parsed.errors)} parse errors, e.g. {examples}"
     assert len(parsed.frame) > 0, "the fixture parsed to no rows"
 
     validated = contract.validated(platform_name, feed_name)

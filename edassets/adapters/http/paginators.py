@@ -153,8 +153,10 @@ class OffsetPaginator(Paginator):
             total = _as_int(find(_json(response), self.total_path), self.total_path)
         # Advance by what arrived, not by `limit`: servers silently cap the page size
         # (OneRoster vendors default to 100 and cap at 100-3000 whatever we ask), and
-        # advancing by `limit` would skip the rows in between.
-        self._offset += len(records)
+        # advancing by `limit` would skip the rows in between. But never by more than
+        # `limit`: a page padded with repeats of the previous page's rows holds more than
+        # the window asked for, and counting them would skip as many real rows.
+        self._offset += min(len(records), self.limit)
         if not records:
             self._has_next_page = False
         elif total is not None:
