@@ -168,7 +168,9 @@ SPEC = PlatformSpec(
     roster=True,
     api=ApiSpec(
         auth=_auth,
-        paginator=lambda: OffsetPaginator(limit=PAGE_SIZE, total_header="X-Total-Count"),
+        # Advancing by the sourcedIds not seen before keeps a page that repeats rows and
+        # arrives cut short in the same response from silently skipping the rest.
+        paginator=lambda: OffsetPaginator(limit=PAGE_SIZE, total_header="X-Total-Count", record_id="sourcedId"),
         rate_limit=RateLimit(requests_per_second=20, concurrency=1),
         retry=RetryPolicy(max_attempts=6, max_elapsed_s=120),
     ),

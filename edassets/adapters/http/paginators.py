@@ -120,6 +120,9 @@ class OffsetPaginator(Paginator):
         total_header: response header with the total row count (OneRoster `X-Total-Count`,
             Ed-Fi `Total-Count` with `totalCount=true`); None to ignore headers.
         total_path: dotted body path of the total, when the vendor puts it in the body.
+        record_id: dotted path of each record's id. When set, the offset advances by the
+            records not seen before, so a page that repeats earlier rows and arrives cut
+            short in the same response still loses nothing.
     """
 
     def __init__(
@@ -129,6 +132,7 @@ class OffsetPaginator(Paginator):
         offset_param: str = "offset",
         total_header: str | None = "X-Total-Count",
         total_path: str | None = None,
+        record_id: str | None = None,
     ) -> None:
         super().__init__()
         self.limit = limit
@@ -136,7 +140,9 @@ class OffsetPaginator(Paginator):
         self.offset_param = offset_param
         self.total_header = total_header
         self.total_path = total_path
+        self.record_id = record_id
         self._offset = 0
+        self._seen: set[object] = set()
 
     def init_request(self, request: PreparedRequestSpec) -> None:
         """Start at the caller's offset (default 0) with this paginator's limit."""
@@ -156,7 +162,13 @@ class OffsetPaginator(Paginator):
         # advancing by `limit` would skip the rows in between. But never by more than
         # `limit`: a page padded with repeats of the previous page's rows holds more than
         # the window asked for, and counting them would skip as many real rows.
-        self._offset += min(len(records), self.limit)
+        if self.record_id:
+            ids = [find(record, self.record_id) for record in records]
+            new = {i for i in ids if i not in self._seen}
+            self._seen.update(new)
+            self._offset += len(new)
+        else:
+            self._offset += min(len(records), self.limit)
         if not records:
             self._has_next_page = False
         elif total is not None:

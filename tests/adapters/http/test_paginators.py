@@ -68,6 +68,25 @@ def test_offset_advances_by_rows_received_when_server_caps_the_limit(
     assert [r.arg("offset") for r in fake_server.requests] == ["0", "4", "8"]
 
 
+def test_offset_with_record_ids_survives_a_page_that_repeats_rows_and_arrives_cut_short(
+    fake_server: FakeServer,
+) -> None:
+    def handler(request):
+        offset = int(request.arg("offset"))
+        window = ROWS[offset:offset + 10]
+        if offset == 10:  # two repeats of the previous page, then the window cut to 7 rows
+            window = ROWS[8:10] + window[:7]
+        return json_response({"users": window}, headers={"X-Total-Count": str(len(ROWS))})
+
+    fake_server.route("GET", "/users", handler)
+    client = RestClient(fake_server.base_url, paginator=OffsetPaginator(limit=10, record_id="sourcedId"))
+
+    pages = list(client.paginate("users", records_path="users"))
+
+    assert sorted(set(ids(pages))) == sorted(r["sourcedId"] for r in ROWS)  # nothing skipped
+    assert [r.arg("offset") for r in fake_server.requests] == ["0", "10", "17"]
+
+
 @pytest.mark.parametrize(("rows", "calls"), [(ROWS, 3), (ROWS[:20], 3)])
 def test_offset_without_total_stops_on_short_or_empty_page(
     fake_server: FakeServer, rows: list[dict], calls: int
