@@ -26,7 +26,8 @@ from edassets.settings import Settings
 from tests.assets.conftest import make_settings
 
 BAD_RECORDS = Fault("bad_records", "*", params={
-    "rate": 0.004, "kinds": ["out_of_range_score", "dangling_reference"], "collections": ["users", "enrollments"],
+    "rate": 0.004, "kinds": ["out_of_range_score", "dangling_reference", "future_date"],
+    "collections": ["users", "enrollments", "demographics"],
 })
 TRANSIENT_FAULTS = (
     Fault("rate_limit_storm", "*", every=9, count=2, params={"retry_after": 1}),

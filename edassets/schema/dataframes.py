@@ -2,6 +2,7 @@
 
 from collections.abc import Mapping
 
+import pandas as pd
 import pandera.pandas as pa
 
 from edassets.schema.model import Entity, Field
@@ -21,7 +22,15 @@ def _checks(field: Field, bounds: tuple[float, float] | None) -> list[pa.Check]:
         checks.append(pa.Check.le(high))
     if field.pattern is not None:
         checks.append(pa.Check.str_matches(f"^(?:{field.pattern})$"))
+    if field.not_future:
+        checks.append(pa.Check(_not_future, error="not in the future"))
     return checks
+
+
+def _not_future(values: pd.Series) -> pd.Series:
+    # A day of slack: a test taken this evening in Hawaii is already tomorrow in UTC.
+    limit = pd.Timestamp.now(tz="UTC") + pd.Timedelta(days=1)
+    return values <= (limit if values.dt.tz is not None else limit.tz_localize(None))
 
 
 def dataframe_schema(entity: Entity, bounds: Mapping[str, tuple[float, float]] | None = None) -> pa.DataFrameSchema:

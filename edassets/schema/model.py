@@ -67,6 +67,7 @@ class Field:
         minimum: smallest allowed value (numbers).
         maximum: largest allowed value (numbers).
         pattern: regular expression a string value must fully match.
+        not_future: a date or time after tomorrow is impossible (a birth date, a test taken).
     """
 
     name: str
@@ -77,6 +78,7 @@ class Field:
     minimum: float | None = None
     maximum: float | None = None
     pattern: str | None = None
+    not_future: bool = False
 
 
 @dataclass(frozen=True)

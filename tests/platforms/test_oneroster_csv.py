@@ -338,6 +338,14 @@ def test_unknown_role_is_quarantined(files: Mapping[str, str]) -> None:
     assert _report(run) == [(1, "role", "OneRoster user role", "wizard")]
 
 
+def test_a_birth_date_in_the_future_is_quarantined() -> None:
+    run = _validate("persons", {"users.csv": "sourcedId,role\nu1,student\nu2,student\n",
+                                "demographics.csv": "sourcedId,birthDate\nu1,2012-03-04\nu2,2112-03-04\n"})
+
+    assert list(run.validated.rows["person_id"]) == ["u1"]
+    assert [(field, rule) for _, field, rule, _ in _report(run)] == [("birth_date", "not in the future")]
+
+
 @pytest.mark.parametrize(
     ("feed_name", "files", "field", "value"),
     [
