@@ -14,7 +14,6 @@ from pathlib import Path
 
 import dagster as dg
 import pandas as pd
-import sqlalchemy as sa
 
 from edassets.adapters.spec import PlatformSpec
 from edassets.assets.factory import asset_key
@@ -22,7 +21,7 @@ from edassets.assets.partitions import districts_partitions_name, partition_key
 from edassets.definitions import build_definitions, job_name
 from edassets.platforms import platform
 from edassets.resources.districts import District, DistrictRegistry, normalize_district_id
-from edassets.resources.warehouse import upgrade_schema
+from edassets.resources.warehouse import WarehouseResource, upgrade_schema
 from edassets.resources.archive import open_archive
 from edassets.sandbox.accuracy import accuracy_table
 from edassets.sandbox.onboard import platforms_of, sandbox_districts, sandbox_environment, write_file_drops
@@ -267,13 +266,13 @@ def _cmd_demo(args: argparse.Namespace) -> int:
     with SandboxServer(world, seed=SANDBOX_SEED) as server:
         print(f"sandbox serving {len(world.options.districts)} synthetic districts on {server.url}")
         outcomes = run_sandbox_syncs(world, server, settings, instance)
-        engine = sa.create_engine(settings.warehouse_url)
+        warehouse = WarehouseResource(url=settings.warehouse_url)
         last_sync = world.options.sync_dates[-1]
-        tables = [accuracy_table(world, d.district_id, world.options.sync_dates, engine=engine, instance=instance,
+        tables = [accuracy_table(world, d.district_id, world.options.sync_dates, warehouse=warehouse, instance=instance,
                                  store=open_archive(settings.archive_url, s3_endpoint_url=settings.s3_endpoint_url),
                                  injected=server.injected_bad_records())
                   for d in world.options.districts]
-        engine.dispose()
+        warehouse.engine().dispose()
     print()
     print(f"accuracy against the sandbox's ground truth after the {last_sync} sync:")
     print(pd.concat(tables, ignore_index=True).drop(columns="wrong_columns").to_string(index=False))

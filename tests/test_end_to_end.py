@@ -13,10 +13,10 @@ from pathlib import Path
 import dagster as dg
 import pandas as pd
 import pytest
-import sqlalchemy as sa
 
 from edassets.cli import SANDBOX_SEED, run_sandbox_syncs
 from edassets.resources.archive import open_archive
+from edassets.resources.warehouse import WarehouseResource
 from edassets.sandbox.accuracy import accuracy_table
 from edassets.sandbox.credentials import SandboxCredentials
 from edassets.sandbox.faults import Fault, FaultPlan
@@ -55,16 +55,16 @@ def _sync_and_measure(world: World, settings: Settings, faults: FaultPlan) -> tu
         assert [o.failure for o in outcomes if o.failure] == []
         assert all(f.status == "ok" for o in outcomes for f in o.feeds), [
             (o.platform, f.feed, f.status) for o in outcomes for f in o.feeds if f.status != "ok"]
-        engine = sa.create_engine(settings.warehouse_url)
+        warehouse = WarehouseResource(url=settings.warehouse_url)
         store = open_archive(settings.archive_url, s3_endpoint_url=settings.s3_endpoint_url)
         injected = server.injected_bad_records()
         statuses = Counter(request.status for request in server.request_log)
         table = pd.concat([
-            accuracy_table(world, d.district_id, world.options.sync_dates, engine=engine, instance=instance,
+            accuracy_table(world, d.district_id, world.options.sync_dates, warehouse=warehouse, instance=instance,
                            store=store, injected=injected)
             for d in world.options.districts
         ], ignore_index=True)
-        engine.dispose()
+        warehouse.engine().dispose()
     return table, injected, statuses
 
 

@@ -143,6 +143,12 @@ class WarehouseResource(dg.ConfigurableResource):
                 _advance_cursor(connection, cursor, now)
             return stats
 
+    def district_rows(self, entity_name: str, district_id: str) -> pd.DataFrame:
+        """Every row of an entity for one district, as stored (for audits and accuracy checks)."""
+        target = table(ENTITIES_BY_NAME[entity_name])
+        with self.engine().connect() as connection:
+            return pd.read_sql(sa.select(target).where(target.c.district_id == district_id), connection)
+
     def cursor(self, platform: str, feed: str, district_id: str) -> datetime | None:
         """The committed incremental cursor of a platform feed for a district, if any."""
         query = sa.select(SYNC_CURSOR.c.cursor_value).where(

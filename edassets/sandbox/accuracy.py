@@ -11,7 +11,6 @@ from datetime import date
 
 import dagster as dg
 import pandas as pd
-import sqlalchemy as sa
 
 from edassets.assets.factory import asset_key
 from edassets.assets.partitions import partition_key
@@ -19,6 +18,7 @@ from edassets.checks.validation import ValidatedBatch
 from edassets.platforms import PLATFORMS
 from edassets.resources.archive import ArchiveStore
 from edassets.resources.io_managers import latest_manifest, read_batch
+from edassets.resources.warehouse import WarehouseResource
 from edassets.sandbox.truth import COMPARED_COLUMNS, compare, expected_warehouse
 from edassets.schema.entities import ENTITIES_BY_NAME
 from edassets.sandbox.world import World
@@ -34,16 +34,6 @@ _COLLECTION_ENTITY = {
     "courses": "course", "classes": "class", "sections": "class", "users": "person", "demographics": "person",
     "enrollments": "enrollment", "AssessmentResults.csv": "assessment_result",
 }
-
-
-def warehouse_rows(engine: sa.Engine, district_id: str, entities: Sequence[str]) -> dict[str, pd.DataFrame]:
-    """The district's rows of each entity as they are in the warehouse."""
-    with engine.connect() as connection:
-        return {
-            entity: pd.read_sql(sa.text(f"SELECT * FROM {entity} WHERE district_id = :d"), connection,  # noqa: S608
-                                params={"d": district_id})
-            for entity in entities
-        }
 
 
 def quarantined_ids(instance: dg.DagsterInstance, store: ArchiveStore, platform: str, district_id: str,
@@ -92,7 +82,7 @@ def accuracy_table(
     district_id: str,
     sync_days: Sequence[date],
     *,
-    engine: sa.Engine,
+    warehouse: WarehouseResource,
     instance: dg.DagsterInstance,
     store: ArchiveStore,
     injected: pd.DataFrame | None = None,
@@ -103,7 +93,7 @@ def accuracy_table(
         world: the sandbox world.
         district_id: the district.
         sync_days: the partitions synced, oldest first; the truth is as of the last one.
-        engine: the warehouse.
+        warehouse: the warehouse.
         instance: the Dagster instance the syncs ran on.
         store: the audit archive.
         injected: `SandboxServer.injected_bad_records()`; records of it must be quarantined.
@@ -111,7 +101,7 @@ def accuracy_table(
     roster = world.spec(district_id).roster_source
     platforms = [roster, "nwea_map"]
     expected = expected_warehouse(world, district_id, sync_days[-1], platforms)
-    actual = warehouse_rows(engine, district_id, list(expected))
+    actual = {entity: warehouse.district_rows(entity, district_id) for entity in expected}
     injected = injected if injected is not None else pd.DataFrame(columns=["district_id", "collection", "record_id"])
     mine = injected[injected["district_id"] == district_id]
     injected_by_entity: dict[str, set[str]] = {}
