@@ -195,20 +195,10 @@ def _print_outcome(outcome: ImportOutcome) -> None:
         print(f"  run failed: {outcome.failure}")
 
 
-def _cmd_import(args: argparse.Namespace) -> int:
-    outcome = run_platform(args.platform, args.district, args.date, paths=args.paths, timezone=args.timezone)
-    _print_outcome(outcome)
-    return 1 if outcome.failure else 0
-
-
-def _cmd_sync(args: argparse.Namespace) -> int:
-    outcome = run_platform(args.platform, args.district, args.date, timezone=args.timezone)
-    _print_outcome(outcome)
-    return 1 if outcome.failure else 0
-
-
-def _cmd_replay(args: argparse.Namespace) -> int:
-    outcome = run_platform(args.platform, args.district, args.date, replay=True)
+def _cmd_run(args: argparse.Namespace) -> int:
+    """`import`, `sync` and `replay`: one platform run, one summary, exit 1 only on a run failure."""
+    outcome = run_platform(args.platform, args.district, args.date, paths=getattr(args, "paths", ()),
+                           replay=args.command == "replay", timezone=getattr(args, "timezone", None))
     _print_outcome(outcome)
     return 1 if outcome.failure else 0
 
@@ -306,20 +296,20 @@ def _parser() -> argparse.ArgumentParser:
     importer.add_argument("--district", required=True, help="district id (normalised to [a-z0-9_-])")
     importer.add_argument("--date", default=date.today().isoformat(), help="delivery date YYYY-MM-DD (default today)")
     importer.add_argument("--timezone", help="IANA time zone of a new district (default UTC)")
-    importer.set_defaults(handler=_cmd_import)
+    importer.set_defaults(handler=_cmd_run)
 
     sync = commands.add_parser("sync", help="fetch a district's data from an API platform")
     sync.add_argument("platform", help="API platform, e.g. oneroster_rest or clever")
     sync.add_argument("--district", required=True, help="registered district id")
     sync.add_argument("--date", default=date.today().isoformat(), help="partition day YYYY-MM-DD (default today)")
     sync.add_argument("--timezone", help="IANA time zone of a new district (default UTC)")
-    sync.set_defaults(handler=_cmd_sync)
+    sync.set_defaults(handler=_cmd_run)
 
     replay = commands.add_parser("replay", help="rebuild parsed → loaded from the archive, without refetching")
     replay.add_argument("platform")
     replay.add_argument("--district", required=True)
     replay.add_argument("--date", required=True, help="the partition day to rebuild, YYYY-MM-DD")
-    replay.set_defaults(handler=_cmd_replay)
+    replay.set_defaults(handler=_cmd_run)
 
     demo = commands.add_parser("demo", help="sync three synthetic districts from the sandbox through every platform")
     demo.add_argument("--students", type=int, default=600, help="students per demo district")

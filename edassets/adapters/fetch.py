@@ -107,7 +107,7 @@ def fetch_feed(
                 page_log.append({"name": name, "url": page.url, "status": page.status,
                                  "fetched_at": page.fetched_at.isoformat(), "records": len(page.records)})
         except MalformedPayload as error:
-            name = page_name(table, len([p for p in pages if p.name.startswith(table)])).replace(".json", ".malformed")
+            name = page_name(table, error.page_index or 0).replace(".json", ".malformed")
             pages.append(ReceivedFile(name, error.body))
             drop = RawDrop(files=tuple(pages), roles={p.name: p.name for p in pages}, meta={**meta, "pages": page_log})
             raise PageArchiveNeeded(drop, str(error)) from None

@@ -293,7 +293,6 @@ class PlatformSpec:
             "api" platforms page through the vendor's API.
         kinds: Dagster kinds shown on the assets (csv, api, …).
         feeds: the platform's feeds, in load order.
-        vendor: organisation behind the platform (written to results).
         api: API access (api platforms only).
         manifest: per-file sync modes declared by the drop itself.
         file_signatures: expected file name -> header columns identifying a renamed file.
@@ -307,7 +306,6 @@ class PlatformSpec:
     delivery: Literal["file_drop", "api"]
     kinds: frozenset[str]
     feeds: tuple[FeedSpec, ...]
-    vendor: str
     api: ApiSpec | None = None
     manifest: ManifestRule | None = None
     file_signatures: Mapping[str, tuple[str, ...]] = field(default_factory=dict)

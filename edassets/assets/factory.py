@@ -27,7 +27,6 @@ from edassets.resources.warehouse import CursorAdvance, MassDeactivationError, W
 
 RAW_IO_MANAGER = "raw_io_manager"
 BATCH_IO_MANAGER = "batch_io_manager"
-STAGES = ("raw", "parsed", "validated", "loaded")
 
 
 def asset_key(platform: str, stage: str, feed: str) -> dg.AssetKey:

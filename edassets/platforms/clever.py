@@ -164,7 +164,6 @@ SPEC = PlatformSpec(
     description="Clever Secure Sync Data API v3.0 (per-district bearer token).",
     delivery="api",
     kinds=frozenset({"api"}),
-    vendor="Clever",
     feeds=FEEDS,
     roster=True,
     api=ApiSpec(

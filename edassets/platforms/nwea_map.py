@@ -80,7 +80,6 @@ SPEC = PlatformSpec(
     description="MAP Growth data exports (AssessmentResults + StudentsBySchool) uploaded per testing term.",
     delivery="file_drop",
     kinds=frozenset({"csv"}),
-    vendor="NWEA",
     feeds=(ASSESSMENT_RESULTS,),
     # Districts rename exports before handing them over; the header still says what they are.
     file_signatures={

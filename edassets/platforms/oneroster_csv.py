@@ -19,7 +19,7 @@ Quirks this spec relies on (K12_FORMATS.md §1.1):
 import pandas as pd
 
 from edassets.adapters.codes import first_item
-from edassets.adapters.spec import Const, Derived, FeedSpec, Join, ManifestRule, ParseContext, PlatformSpec, col
+from edassets.adapters.spec import Derived, FeedSpec, Join, ManifestRule, ParseContext, PlatformSpec, col
 from edassets.platforms.oneroster_common import (
     ACTIVE,
     CLASS_TYPE,
@@ -151,7 +151,6 @@ SPEC = PlatformSpec(
     description="OneRoster 1.1/1.2 CSV bundles (zip or folder) handed over by a district or its SIS.",
     delivery="file_drop",
     kinds=frozenset({"csv"}),
-    vendor="1EdTech OneRoster",
     feeds=FEEDS,
     roster=True,
     manifest=ManifestRule("manifest.csv", "file.", {"bulk": "snapshot", "delta": "incremental", "absent": "absent"}),

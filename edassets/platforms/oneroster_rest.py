@@ -18,7 +18,7 @@ import pandas as pd
 
 from edassets.adapters.codes import json_field, json_fields
 from edassets.adapters.http import OAuth2ClientCredentials, OffsetPaginator, RateLimit, RetryPolicy
-from edassets.adapters.spec import ApiSpec, Const, Derived, Endpoint, FeedSpec, Incremental, Join, ParseContext, PlatformSpec, col
+from edassets.adapters.spec import ApiSpec, Derived, Endpoint, FeedSpec, Incremental, Join, ParseContext, PlatformSpec, col
 from edassets.adapters.transforms import boolean, integer, iso_or_us_date, lower_text, multi_value
 from edassets.platforms.oneroster_common import (
     ACTIVE,
@@ -163,7 +163,6 @@ SPEC = PlatformSpec(
     description="OneRoster 1.1 rostering API of a district's SIS (OAuth 2.0 client credentials).",
     delivery="api",
     kinds=frozenset({"api"}),
-    vendor="1EdTech OneRoster",
     feeds=FEEDS,
     roster=True,
     api=ApiSpec(

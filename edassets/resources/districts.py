@@ -105,7 +105,7 @@ def _district(entry: dict) -> District:
         active=bool(entry.get("active", True)),
     )
     try:
-        district.zone
+        ZoneInfo(district.timezone)
     except (ZoneInfoNotFoundError, ValueError):
         raise RegistryError(f"district {district.id}: unknown time zone {district.timezone!r}") from None
     if any(not ref.startswith("env:") for refs in district.credentials.values() for ref in refs.values()):
