@@ -13,7 +13,7 @@ import argparse
 import os
 import time
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import numpy as np
 import pandas as pd
@@ -82,7 +82,7 @@ def synthetic_people(rows: int, run_id: str, loaded_at: datetime) -> pd.DataFram
 
 def timed_load(engine: sa.Engine, table: sa.Table, frame: pd.DataFrame) -> tuple[LoadStats, float]:
     """One snapshot load of `frame` in its own transaction; returns its stats and wall seconds."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     started = time.perf_counter()
     with engine.begin() as connection:
         stats = upsert_frame(
@@ -107,8 +107,8 @@ def main() -> None:
     table = bench_table(f"bench_people_{uuid.uuid4().hex[:10]}")
     table.metadata.create_all(engine)
     try:
-        first_frame = synthetic_people(rows, "run-1", datetime.now(timezone.utc))
-        again_frame = synthetic_people(rows, "run-2", datetime.now(timezone.utc))
+        first_frame = synthetic_people(rows, "run-1", datetime.now(UTC))
+        again_frame = synthetic_people(rows, "run-2", datetime.now(UTC))
         for label, frame in (("first load", first_frame), ("identical re-load", again_frame)):
             stats, seconds = timed_load(engine, table, frame)
             print(f"{label:>18}: {rows:,} rows in {seconds:.2f} s = {rows / seconds:,.0f} rows/s  {stats}")

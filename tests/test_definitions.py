@@ -93,7 +93,7 @@ def webserver(tmp_path: Path):
                     break
             except OSError:
                 if process.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(f"dagster-webserver did not start: {process.stderr.read().decode()[-2000:]}")
+                    raise RuntimeError(f"dagster-webserver did not start: {process.stderr.read().decode()[-2000:]}") from None
                 time.sleep(0.3)
         yield port
     finally:

@@ -14,7 +14,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
-from edassets.cli import SANDBOX_SEED, run_sandbox_syncs
+from edassets.demo.sandbox_demo import SANDBOX_SEED, run_sandbox_syncs
 from edassets.resources.archive import open_archive
 from edassets.resources.warehouse import WarehouseResource
 from edassets.sandbox.accuracy import accuracy_table

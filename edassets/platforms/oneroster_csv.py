@@ -20,6 +20,7 @@ import pandas as pd
 
 from edassets.adapters.codes import first_item
 from edassets.adapters.spec import Derived, FeedSpec, Join, ManifestRule, ParseContext, PlatformSpec, col
+from edassets.adapters.transforms import boolean, integer, iso_or_us_date, lower_text, multi_value
 from edassets.platforms.oneroster_common import (
     ACTIVE,
     CLASS_TYPE,
@@ -28,7 +29,6 @@ from edassets.platforms.oneroster_common import (
     SESSION_TYPE,
     USER_ROLE,
 )
-from edassets.adapters.transforms import boolean, integer, iso_or_us_date, lower_text, multi_value
 from edassets.schema import entities as e
 from edassets.schema.grades import first_ceds_grade, to_ceds_grade_list
 

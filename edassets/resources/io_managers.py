@@ -20,9 +20,9 @@ import pandas as pd
 
 from edassets.adapters.file_drop import RawDrop, ReceivedFile
 from edassets.adapters.mapping import ParsedBatch
+from edassets.assets.partitions import partition_parts
 from edassets.checks.validation import ValidatedBatch
 from edassets.resources.archive import ArchiveResource, ArchiveStore, archive_key
-from edassets.assets.partitions import partition_parts
 
 MANIFEST_METADATA_KEY = "archive_manifest"
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=:+-]+")

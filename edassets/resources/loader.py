@@ -15,7 +15,7 @@ import logging
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pandas as pd
 import pyarrow as pa
@@ -130,7 +130,7 @@ def upsert_frame(
     """
     if now.tzinfo is None or now.utcoffset() is None:
         raise ValueError("now must be timezone-aware")
-    now = now.astimezone(timezone.utc)
+    now = now.astimezone(UTC)
     dialect = connection.dialect
     if dialect.name not in _DIALECT_INSERTS:
         raise NotImplementedError(f"upsert_frame supports PostgreSQL and SQLite, not {dialect.name}")

@@ -20,8 +20,8 @@ from edassets.resources.archive import ArchiveStore
 from edassets.resources.io_managers import latest_manifest, read_batch
 from edassets.resources.warehouse import WarehouseResource
 from edassets.sandbox.truth import COMPARED_COLUMNS, compare, expected_warehouse
-from edassets.schema.entities import ENTITIES_BY_NAME
 from edassets.sandbox.world import World
+from edassets.schema.entities import ENTITIES_BY_NAME
 
 ACCURACY_TABLE_COLUMNS: tuple[str, ...] = (
     "district_id", "platform", "entity", "records_expected", "loaded_correctly", "loaded_wrong", "missing",

@@ -47,11 +47,11 @@ import pandas as pd
 from edassets.sandbox.credentials import CREDENTIAL_NAMES, SandboxCredentials, env_var_name
 from edassets.sandbox.faults import (
     ID_FIELDS,
-    get_path,
     ActiveFaults,
     FaultInjector,
     FaultPlan,
     corrupt_record,
+    get_path,
     rename_field,
 )
 

@@ -1198,9 +1198,9 @@ class _Builder:
         o_subject, o_grade, o_kind, o_item = np.unravel_index(
             objects, (_N_SUBJECTS, len(GRADES), len(_ACTIVITY_KINDS), _ITEMS_PER_KIND))
         object_ids = [f"{_ACTIVITY_HOST}/{SUBJECTS[s][0].lower()}/{GRADES[g]}/{_ACTIVITY_KINDS[k][0]}-{i + 1}"
-                      for s, g, k, i in zip(o_subject.tolist(), o_grade.tolist(), o_kind.tolist(), o_item.tolist())]
+                      for s, g, k, i in zip(o_subject.tolist(), o_grade.tolist(), o_kind.tolist(), o_item.tolist(), strict=True)]
         object_names = [f"{SUBJECTS[s][1]} {_GRADE_LABELS[g]}: {_ACTIVITY_KINDS[k][0]} {i + 1}"
-                        for s, g, k, i in zip(o_subject.tolist(), o_grade.tolist(), o_kind.tolist(), o_item.tolist())]
+                        for s, g, k, i in zip(o_subject.tolist(), o_grade.tolist(), o_kind.tolist(), o_item.tolist(), strict=True)]
         events = pd.DataFrame({
             "event_key": event_ids,
             "person_key": _pick(self.person_keys, student),

@@ -7,8 +7,8 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from edassets.cli import ImportOutcome, run_platform
 from edassets.demo.synthetic import SyntheticFiles, SyntheticOptions, write_synthetic_district
+from edassets.runs import ImportOutcome, run_platform
 from edassets.settings import Settings
 
 DAY = "2026-03-02"

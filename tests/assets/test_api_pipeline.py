@@ -7,9 +7,10 @@ import sqlalchemy as sa
 
 from edassets.adapters import fetch
 from edassets.adapters.http import RetryPolicy
-from edassets.cli import SANDBOX_SEED, run_platform
+from edassets.demo.sandbox_demo import SANDBOX_SEED
 from edassets.resources.archive import open_archive
 from edassets.resources.districts import DistrictRegistry
+from edassets.runs import run_platform
 from edassets.sandbox.faults import Fault, FaultPlan
 from edassets.sandbox.onboard import sandbox_districts, sandbox_environment
 from edassets.sandbox.server import SandboxServer

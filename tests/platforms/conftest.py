@@ -22,7 +22,7 @@ from edassets.adapters.parse import parse_drop
 from edassets.adapters.spec import FeedSpec, ParseContext, PlatformSpec
 from edassets.checks.references import referenced_batch_ids
 from edassets.checks.validation import ValidatedBatch, validate_batch
-from edassets.cli import SANDBOX_SEED
+from edassets.demo.sandbox_demo import SANDBOX_SEED
 from edassets.platforms import PLATFORMS
 from edassets.sandbox import render
 from edassets.sandbox.credentials import SandboxCredentials

@@ -27,10 +27,11 @@ from edassets.adapters.json_records import read_json_pages
 from edassets.adapters.pages import feed_endpoints, pages_of
 from edassets.adapters.spec import Column, Derived, FeedSpec, PlatformSpec
 from edassets.adapters.transforms import utc_timestamp
-from edassets.cli import SANDBOX_SEED, run_platform
+from edassets.demo.sandbox_demo import SANDBOX_SEED
 from edassets.platforms import PLATFORMS
 from edassets.resources.districts import DistrictRegistry
 from edassets.resources.warehouse import WarehouseResource
+from edassets.runs import run_platform
 from edassets.sandbox import render
 from edassets.sandbox.onboard import sandbox_districts, sandbox_environment
 from edassets.sandbox.server import SandboxServer

@@ -2,7 +2,7 @@
 
 import uuid
 from collections.abc import Callable, Iterator
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pandas as pd
@@ -16,10 +16,10 @@ KEY = ("district_id", "person_id")
 LINEAGE = ("lineage_archive_key", "lineage_record_index", "lineage_run_id", "lineage_loaded_at")
 ONEROSTER = {"district_id": "d1", "source_platform": "oneroster_csv"}
 
-T0 = datetime(2024, 9, 1, 12, 0, tzinfo=timezone.utc)
-T1 = datetime(2024, 9, 2, 12, 0, tzinfo=timezone.utc)
-T2 = datetime(2024, 9, 3, 12, 0, tzinfo=timezone.utc)
-T3 = datetime(2024, 9, 4, 12, 0, tzinfo=timezone.utc)
+T0 = datetime(2024, 9, 1, 12, 0, tzinfo=UTC)
+T1 = datetime(2024, 9, 2, 12, 0, tzinfo=UTC)
+T2 = datetime(2024, 9, 3, 12, 0, tzinfo=UTC)
+T3 = datetime(2024, 9, 4, 12, 0, tzinfo=UTC)
 
 # The dtypes the platform's frames carry (see edassets.schema.model.Kind), plus the
 # pandas 3 default "str" for one column.
@@ -134,7 +134,7 @@ def rows_by_id(engine: sa.Engine, table: sa.Table) -> dict[tuple[str, str], dict
 def _utc(value: object) -> object:
     """SQLite hands timestamptz values back naive (they are stored in UTC)."""
     if isinstance(value, datetime):
-        return value.replace(tzinfo=timezone.utc) if value.tzinfo is None else value.astimezone(timezone.utc)
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
     return value
 
 
@@ -254,7 +254,7 @@ def test_na_and_empty_string_round_trip_with_their_types(engine: sa.Engine, peop
     assert typed["is_staff"] is False
     assert type(typed["birth_date"]) is date
     assert typed["birth_date"] == date(2014, 3, 1)
-    assert typed["enrolled_at"] == datetime(2024, 8, 15, 13, 30, 0, 123456, tzinfo=timezone.utc)
+    assert typed["enrolled_at"] == datetime(2024, 8, 15, 13, 30, 0, 123456, tzinfo=UTC)
     # NA and "" must also compare stably, or every re-load would rewrite these rows.
     assert load(engine, people, frame, now=T1).unchanged == 3
 
