@@ -160,30 +160,26 @@ def _apply_joins(feed: FeedSpec, frame: pd.DataFrame, tables: Mapping[str, CsvTa
         table = tables.get(join.file.lower())
         other = table.frame if table is not None else pd.DataFrame()
         other_headers = {str(c).casefold(): c for c in other.columns}
-        needed = [right for _, right in join.on] + list(join.keep) + ([join.where[0]] if join.where else [])
-        other = pd.DataFrame(
+        needed = list(join.keep) + ([join.where[0]] if join.where else [])
+        picked = pd.DataFrame(
             {name: other[other_headers[name.casefold()]] if name.casefold() in other_headers
              else pd.Series(pd.NA, index=other.index, dtype=pd.StringDtype("pyarrow")) for name in needed},
             index=other.index,
         )
+        # Key columns are named by position: each side may spell its key several ways.
+        key_names = [f"__join_{position}" for position in range(len(join.keys))]
+        right_headers, left_headers = _Headers(other), _Headers(frame)
+        for key_name, (left, right) in zip(key_names, join.keys, strict=True):
+            picked[key_name] = right_headers.find(right).str.strip()
+            frame[key_name] = left_headers.find(left).str.strip()
         if join.where:
             where_column, allowed = join.where
-            other = other[other[where_column].str.strip().str.casefold().isin({a.casefold() for a in allowed})]
-        right_keys = [right for _, right in join.on]
-        for key in right_keys:
-            other[key] = other[key].str.strip()
+            picked = picked[picked[where_column].str.strip().str.casefold().isin({a.casefold() for a in allowed})]
         # A blank key names nothing: a record without the key must not pair with another one without it.
-        other = other[(other[right_keys].fillna("") != "").all(axis=1)]
-        other = other.drop_duplicates(subset=right_keys, keep="first")
-        other = other[right_keys + list(join.keep)].rename(columns={k: join.prefix + k for k in join.keep})
-        left_headers = _Headers(frame)
-        left_keys = []
-        for left, right in join.on:
-            key_name = f"__join_{right}"
-            frame[key_name] = left_headers.find((left,)).str.strip()
-            left_keys.append(key_name)
-        other = other.rename(columns={right: f"__join_{right}" for right in right_keys})
-        frame = frame.merge(other, how="left", on=left_keys, sort=False).drop(columns=left_keys)
+        picked = picked[(picked[key_names].fillna("") != "").all(axis=1)]
+        picked = picked.drop_duplicates(subset=key_names, keep="first")
+        picked = picked[key_names + list(join.keep)].rename(columns={k: join.prefix + k for k in join.keep})
+        frame = frame.merge(picked, how="left", on=key_names, sort=False).drop(columns=key_names)
     return frame
 
 

@@ -97,7 +97,9 @@ class Join:
 
     Attributes:
         file: file name inside the drop (matched case-insensitively).
-        on: (column in the primary file, column in this file) pairs.
+        on: (column in the primary file, column in this file) pairs. Either side may be a
+            tuple of alternative header names; row by row, the first one holding a value
+            is the key (OneRoster 1.0 keys demographics by `userSourcedId`, 1.1 by `sourcedId`).
         keep: columns of this file to bring in.
         where: (column, allowed values) filter applied to this file first, e.g. only
             OneRoster 1.2 `roles.csv` rows with roleType=primary.
@@ -106,7 +108,7 @@ class Join:
     """
 
     file: str
-    on: tuple[tuple[str, str], ...]
+    on: tuple[tuple[str | tuple[str, ...], str | tuple[str, ...]], ...]
     keep: tuple[str, ...]
     where: tuple[str, frozenset[str]] | None = None
     endpoint: "Endpoint | None" = None
@@ -115,6 +117,11 @@ class Join:
     def prefix(self) -> str:
         """Prefix of joined column names: the file stem and a dot."""
         return self.file.rsplit(".", 1)[0] + "."
+
+    @property
+    def keys(self) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
+        """`on` with both sides as tuples of alternative header names."""
+        return tuple(tuple((side,) if isinstance(side, str) else tuple(side) for side in pair) for pair in self.on)
 
 
 @dataclass(frozen=True)

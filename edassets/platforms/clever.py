@@ -79,8 +79,9 @@ FEEDS = (
         entity=e.SCHOOL,
         description="Schools.",
         endpoint=_list("schools"),
-        fields=({"school_id": col("id"), "name": col("name"), "school_number": col("school_number"),
-                 "parent_id": col("district")},),
+        # Clever's only orgs are districts and schools (K12_FORMATS §1.2).
+        fields=({"school_id": col("id"), "name": col("name"), "org_type": Const("school"),
+                 "school_number": col("school_number"), "parent_id": col("district")},),
     ),
     FeedSpec(
         name="academic_sessions",

@@ -17,7 +17,19 @@ Quirks this spec relies on (K12_FORMATS.md §1.8):
   by StudentID + TestID, or StudentID + term + test name + start date/time.
 - `Course` is the RIT measurement scale the score is on ("Science K-12").
 - StudentID is the district's SIS id: persons are matched through the crosswalk.
+- StudentsBySchool `Grade` is `K`, `1`…`12`, and `13` means kindergarten (`map_grade`).
+  Evidence: NWEA's client-based MAP wrote kindergarten as 13, and the CDF toolkit the
+  StudentsBySchool layout was read from (almartin82/mapvizieR, `standardize_kinder`, used by
+  `prep_roster` on StudentsBySchool) turns both `K` and `13` into grade 0; the MAP bundle's
+  own seed (earthmover MAP_Growth `seeds/gradeLevelDescriptors.csv`) lists the grades each
+  MAP Growth/Screening test serves as Kindergarten through Twelfth grade, with no Grade 13
+  or postsecondary level, so a real thirteenth-grader has no MAP test to take; and the
+  rows reported with grade 13 belong to students born five or six years before their
+  term, kindergarten age. (The anonymised sample has no StudentsBySchool to check birth dates
+  against.) The reading stays MAP's: in OneRoster and Clever `13` is the CEDS grade 13.
 """
+
+import pandas as pd
 
 from edassets.adapters.derive import first_present_key, json_object, local_datetime
 from edassets.adapters.spec import Const, Crosswalk, FeedSpec, Join, PlatformSpec, col
@@ -36,6 +48,21 @@ GROWTH_COLUMNS = tuple(f"{pair}{measure}" for pair in _SEASON_PAIRS for measure 
 GOAL_COLUMNS = tuple(
     f"Goal{n}{part}" for n in range(1, 9) for part in ("Name", "RitScore", "StdErr", "Range", "Adjective")
 )
+
+
+def map_grade(values: pd.Series) -> pd.Series:
+    """StudentsBySchool grades to CEDS codes, with NWEA's kindergarten code 13 read as KG.
+
+    Args:
+        values: raw `Grade` cells ("K", "5", "13").
+
+    Returns:
+        ``string[pyarrow]`` CEDS codes, same index; NA for blanks and unknown spellings.
+    """
+    codes = to_ceds_grade(values)
+    # A blank or unknown grade stays NA: NA == "13" is NA, which `mask` would take as true.
+    return codes.mask((codes == "13").fillna(False), "KG")
+
 
 ASSESSMENT_RESULTS = FeedSpec(
     name="assessment_results",
@@ -59,7 +86,7 @@ ASSESSMENT_RESULTS = FeedSpec(
         "vendor": Const("NWEA"),
         "assessment_window": col("TermName"),
         "administered_at": local_datetime("TestStartDate", "TestStartTime"),
-        "grade_at_test": col("StudentsBySchool.Grade", parse=to_ceds_grade, rule="CEDS grade level"),
+        "grade_at_test": col("StudentsBySchool.Grade", parse=map_grade, rule="CEDS grade level"),
         "scale_score": col("TestRITScore", parse=number, rule="number"),
         "scale_name": col("Course", "MeasurementScale"),
         "standard_error": col("TestStandardError", parse=number, rule="number"),

@@ -9,6 +9,7 @@ import pandas as pd
 from edassets.adapters.codes import code_map
 from edassets.adapters.spec import Const, Derived, FieldSource, ParseContext, col
 from edassets.adapters.transforms import lower_text, text
+from edassets.schema.entities import ORG_TYPES
 
 
 def _active(source: pd.DataFrame, _: ParseContext) -> pd.Series:
@@ -40,6 +41,14 @@ SESSION_TYPE = code_map(
     "OneRoster session type",
 )
 CLASS_TYPE = code_map({"homeroom": "homeroom", "scheduled": "scheduled"}, "OneRoster class type")
+
+# Org types are district, school, department, local, state and national (K12_FORMATS §1.1,
+# moodle's VALID_ORG_TYPES). The district org is the `district` row; every other org is a
+# `school` row that keeps its type: a 1.2 bundle whose only org is a department once loaded
+# nothing, and every user and class pointing at it was quarantined as "no such school".
+DISTRICT_ORG_TYPES = frozenset({"district"})
+SCHOOL_ORG_TYPES = frozenset(ORG_TYPES)
+ORG_TYPE = code_map({org_type: org_type for org_type in ORG_TYPES}, "OneRoster org type")
 
 
 # Crosswalk rows a OneRoster user yields in either binding: one per id the other platforms

@@ -1,4 +1,4 @@
-"""OneRoster 1.1 and 1.2 CSV bundles (1EdTech): the authoritative roster of many districts.
+"""OneRoster 1.0, 1.1 and 1.2 CSV bundles (1EdTech): the authoritative roster of many districts.
 
 Delivery: a flat zip (or a folder) of CSV files handed over by the district or dropped by
 its SIS nightly. `manifest.csv` (`propertyName,value`) says per file `bulk` (a complete
@@ -14,6 +14,14 @@ Quirks this spec relies on (K12_FORMATS.md §1.1):
   the spec says ISO 8601, so dates accept both.
 - `status=inactive` is a OneRoster 1.0 value that 1.1/1.2 files still contain; it means gone.
 - Grades are CEDS codes (`09`, `KG`) but multi-valued; a person keeps the first.
+- Orgs of every type but district are `school` rows with their `org_type` (a department,
+  a local, state or national org); users, classes and courses may point at any of them or
+  at the district org.
+- OneRoster 1.0 bundles (manifest `oneroster.version` 1.0) name three things differently:
+  a singular `grade` in users and classes, a singular `termSourcedId` in classes, and
+  demographics keyed by `userSourcedId` instead of `sourcedId`. Each is an alternative
+  header name, so a bundle is read by the columns it has, whatever its manifest says (SIS
+  export tools also write `termSourcedId` into otherwise 1.1-shaped classes.csv files).
 """
 
 import pandas as pd
@@ -24,8 +32,11 @@ from edassets.adapters.transforms import boolean, integer, iso_or_us_date, lower
 from edassets.platforms.oneroster_common import (
     ACTIVE,
     CLASS_TYPE,
+    DISTRICT_ORG_TYPES,
     ENROLLMENT_ROLE,
     IDENTIFIER_FIELDS,
+    ORG_TYPE,
+    SCHOOL_ORG_TYPES,
     SESSION_TYPE,
     USER_ROLE,
 )
@@ -41,7 +52,7 @@ def _state_id(source: pd.DataFrame, _: ParseContext) -> pd.Series:
 
 
 STATE_ID = Derived(sources=(("userIds",),), fn=_state_id, rule="OneRoster userIds", may_be_empty=True)
-GRADES = col("grades", parse=to_ceds_grade_list, rule="CEDS grade levels")
+GRADES = col("grades", "grade", parse=to_ceds_grade_list, rule="CEDS grade levels")
 DATE = iso_or_us_date
 
 FEEDS = (
@@ -50,17 +61,18 @@ FEEDS = (
         entity=e.DISTRICT,
         description="The district org (orgs.csv rows of type district).",
         file="orgs.csv",
-        where=("type", frozenset({"district"})),
+        where=("type", DISTRICT_ORG_TYPES),
         fields=({"name": col("name"), "source_id": col("sourcedId"), "state_id": col("identifier"), "active": ACTIVE},),
     ),
     FeedSpec(
         name="schools",
         entity=e.SCHOOL,
-        description="Schools (orgs.csv rows of type school).",
+        description="Schools and every other org below or beside the district (orgs.csv rows of any type but district).",
         file="orgs.csv",
-        where=("type", frozenset({"school"})),
+        where=("type", SCHOOL_ORG_TYPES),
         fields=({
-            "school_id": col("sourcedId"), "name": col("name"), "school_number": col("identifier"),
+            "school_id": col("sourcedId"), "name": col("name"), "org_type": col("type", parse=ORG_TYPE),
+            "school_number": col("identifier"),
             "parent_id": col("parentSourcedId"), "active": ACTIVE,
         },),
     ),
@@ -95,7 +107,7 @@ FEEDS = (
         fields=({
             "class_id": col("sourcedId"), "title": col("title"), "class_code": col("classCode"),
             "class_type": col("classType", parse=CLASS_TYPE), "course_id": col("courseSourcedId"),
-            "school_id": col("schoolSourcedId"), "term_ids": col("termSourcedIds", parse=multi_value),
+            "school_id": col("schoolSourcedId"), "term_ids": col("termSourcedIds", "termSourcedId", parse=multi_value),
             "grade_levels": GRADES, "subjects": col("subjects", parse=multi_value), "location": col("location"),
             "active": ACTIVE,
         },),
@@ -106,7 +118,9 @@ FEEDS = (
         description="Students, teachers, staff and guardians (users.csv + demographics.csv, 1.2 roles.csv).",
         file="users.csv",
         joins=(
-            Join("demographics.csv", on=(("sourcedId", "sourcedId"),), keep=("birthDate",)),
+            # 1.1/1.2 key demographics by the user's own sourcedId; 1.0 by userSourcedId, which
+            # names the user outright wherever a file has it.
+            Join("demographics.csv", on=(("sourcedId", ("userSourcedId", "sourcedId")),), keep=("birthDate",)),
             Join("roles.csv", on=(("sourcedId", "userSourcedId"),), keep=("role", "orgSourcedId"),
                  where=("roleType", frozenset({"primary"}))),
         ),
@@ -116,7 +130,7 @@ FEEDS = (
             "given_name": col("givenName"), "middle_name": col("middleName"), "family_name": col("familyName"),
             "email": col("email", parse=lower_text), "username": col("username"),
             "sis_id": col("identifier"), "state_id": STATE_ID,
-            "grade_level": col("grades", parse=first_ceds_grade, rule="CEDS grade level"),
+            "grade_level": col("grades", "grade", parse=first_ceds_grade, rule="CEDS grade level"),
             "birth_date": col("demographics.birthDate", parse=DATE, rule="date"),
             "school_id": col("primaryOrgSourcedId", "orgSourcedIds", "roles.orgSourcedId", parse=first_item),
             "active": ACTIVE,
@@ -148,7 +162,7 @@ FEEDS = (
 SPEC = PlatformSpec(
     name=PLATFORM,
     title="OneRoster CSV",
-    description="OneRoster 1.1/1.2 CSV bundles (zip or folder) handed over by a district or its SIS.",
+    description="OneRoster 1.0/1.1/1.2 CSV bundles (zip or folder) handed over by a district or its SIS.",
     delivery="file_drop",
     kinds=frozenset({"csv"}),
     feeds=FEEDS,

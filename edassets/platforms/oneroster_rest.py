@@ -10,6 +10,8 @@ Incremental: `filter=dateLastModified>'<cursor>'` returns changed records only, 
 included as `status: "tobedeleted"`; the first sync (no cursor yet) is a full listing and
 is treated as a snapshot. Quirks: `enabledUser` and `primary` are strings ("true");
 `userIds` is a list of typed ids (`{"type": "state", "identifier": ...}`); `grades` is a list.
+Orgs of every type but district (department, local, state, national as well as school) are
+`school` rows with their `org_type`, as in the CSV binding.
 """
 
 from collections.abc import Mapping
@@ -23,8 +25,11 @@ from edassets.adapters.transforms import boolean, integer, iso_or_us_date, lower
 from edassets.platforms.oneroster_common import (
     ACTIVE,
     CLASS_TYPE,
+    DISTRICT_ORG_TYPES,
     ENROLLMENT_ROLE,
     IDENTIFIER_FIELDS,
+    ORG_TYPE,
+    SCHOOL_ORG_TYPES,
     SESSION_TYPE,
     USER_ROLE,
 )
@@ -66,17 +71,18 @@ FEEDS = (
         entity=e.DISTRICT,
         description="The district org (orgs of type district).",
         endpoint=_collection("orgs"),
-        where=("type", frozenset({"district"})),
+        where=("type", DISTRICT_ORG_TYPES),
         fields=({"name": col("name"), "source_id": col("sourcedId"), "state_id": col("identifier"), "active": ACTIVE},),
     ),
     FeedSpec(
         name="schools",
         entity=e.SCHOOL,
-        description="Schools (orgs of type school).",
+        description="Schools and every other org below or beside the district (orgs of any type but district).",
         endpoint=_collection("orgs"),
-        where=("type", frozenset({"school"})),
+        where=("type", SCHOOL_ORG_TYPES),
         fields=({
-            "school_id": col("sourcedId"), "name": col("name"), "school_number": col("identifier"),
+            "school_id": col("sourcedId"), "name": col("name"), "org_type": col("type", parse=ORG_TYPE),
+            "school_number": col("identifier"),
             "parent_id": col("parent.sourcedId"), "active": ACTIVE,
         },),
     ),

@@ -12,6 +12,18 @@ from edassets.schema.model import Entity, Field, Kind, Reference, district_field
 PERSON_ROLES: tuple[str, ...] = ("student", "teacher", "staff", "administrator", "guardian")
 ENROLLMENT_ROLES: tuple[str, ...] = ("student", "teacher", "administrator", "proctor", "aide")
 ID_TYPES: tuple[str, ...] = ("sourced_id", "sis_id", "state_id", "email", "username", "local", "platform_id")
+ORG_TYPES: tuple[str, ...] = ("school", "department", "local", "state", "national")
+"""Org types of the `school` entity: every OneRoster org type except district (K12_FORMATS §1.1)."""
+
+
+def _org_reference(field: str) -> Reference:
+    """A reference to any org: a row of `school` (whatever its org type) or the district org itself.
+
+    OneRoster lets users, classes and courses point at any org: a 1.2 bundle may have only a
+    department, and district staff and district-wide courses belong to the district org.
+    """
+    return Reference(field, "school", also=(("district", "source_id"),))
+
 
 DISTRICT = Entity(
     name="district",
@@ -29,16 +41,22 @@ DISTRICT = Entity(
 
 SCHOOL = Entity(
     name="school",
-    description="A school (OneRoster org of type school).",
+    description=(
+        "An organisation below or beside the district that people and classes belong to: a school, "
+        "or a OneRoster department, local, state or national org (org_type says which)."
+    ),
     key=("district_id", "school_id"),
     fields=(
         district_field(),
-        Field("school_id", Kind.STRING, "The roster's id for the school", required=True),
-        Field("name", Kind.STRING, "School name", required=True),
+        Field("school_id", Kind.STRING, "The roster's id for the org", required=True),
+        Field("name", Kind.STRING, "Org name", required=True),
+        Field("org_type", Kind.STRING, "school, department, local, state or national", required=True,
+              choices=ORG_TYPES),
         Field("school_number", Kind.STRING, "Human identifier (state or SIS school number)"),
-        Field("parent_id", Kind.STRING, "The roster's id of the parent org"),
+        Field("parent_id", Kind.STRING, "The roster's id of the parent org: another org or the district org"),
         source_platform_field(),
     ),
+    references=(_org_reference("parent_id"),),
     soft_delete=True,
 )
 
@@ -58,6 +76,8 @@ ACADEMIC_SESSION = Entity(
         Field("school_year", Kind.INTEGER, "Ending calendar year of the school year", minimum=1990, maximum=2100),
         source_platform_field(),
     ),
+    # A term's parent is usually another session of the same file: a self-reference.
+    references=(Reference("parent_id", "academic_session"),),
     soft_delete=True,
 )
 
@@ -71,11 +91,12 @@ COURSE = Entity(
         Field("title", Kind.STRING, "Course title", required=True),
         Field("course_code", Kind.STRING, "Catalogue code"),
         Field("school_year_id", Kind.STRING, "Academic session (school year) of the catalogue entry"),
-        Field("org_id", Kind.STRING, "Owning school or district"),
+        Field("org_id", Kind.STRING, "Owning org (a school-level org or the district org)"),
         Field("grade_levels", Kind.STRING, "CEDS grade codes, comma separated"),
         Field("subjects", Kind.STRING, "Subjects, comma separated"),
         source_platform_field(),
     ),
+    references=(_org_reference("org_id"),),
     soft_delete=True,
 )
 
@@ -90,14 +111,15 @@ CLASS = Entity(
         Field("class_code", Kind.STRING, "Section code"),
         Field("class_type", Kind.STRING, "homeroom or scheduled", choices=("homeroom", "scheduled")),
         Field("course_id", Kind.STRING, "Course the class teaches", required=True),
-        Field("school_id", Kind.STRING, "School the class meets in", required=True),
+        Field("school_id", Kind.STRING, "Org the class belongs to (a school-level org or the district org)",
+              required=True),
         Field("term_ids", Kind.STRING, "Academic sessions, comma separated"),
         Field("grade_levels", Kind.STRING, "CEDS grade codes, comma separated"),
         Field("subjects", Kind.STRING, "Subjects, comma separated"),
         Field("location", Kind.STRING, "Room"),
         source_platform_field(),
     ),
-    references=(Reference("course_id", "course"), Reference("school_id", "school")),
+    references=(Reference("course_id", "course"), _org_reference("school_id")),
     soft_delete=True,
 )
 
@@ -118,11 +140,11 @@ PERSON = Entity(
         Field("state_id", Kind.STRING, "State-assigned id"),
         Field("grade_level", Kind.STRING, "Current CEDS grade level", choices=CEDS_GRADE_LEVELS),
         Field("birth_date", Kind.DATE, "Date of birth", not_future=True),
-        Field("school_id", Kind.STRING, "Primary school (or district org for district staff)"),
+        Field("school_id", Kind.STRING, "Primary org: a school-level org, or the district org for district staff"),
         source_platform_field(),
     ),
     # District staff belong to the district org itself, not to a school.
-    references=(Reference("school_id", "school", also=(("district", "source_id"),)),),
+    references=(_org_reference("school_id"),),
     soft_delete=True,
 )
 

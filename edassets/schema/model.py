@@ -156,6 +156,41 @@ class Entity:
         """The entity's own id: the last natural-key column (the first is the district)."""
         return self.key[-1]
 
+    @property
+    def tombstone_required(self) -> tuple[str, ...]:
+        """Columns a tombstone must still carry; empty for entities that are never deactivated.
+
+        A tombstone is a row with ``active`` False in an incremental batch: the source says
+        the record is gone (OneRoster ``status=tobedeleted`` in a delta file, K12_FORMATS
+        §1.1). It names its record by the natural key and nothing else is promised: a delta
+        deletion row may leave role, names and dates empty. It deactivates the warehouse row
+        with that key, so it needs exactly the key and the lineage that says which archived
+        record asked for it (``lineage_loaded_at`` is stamped by the load, not carried).
+
+        Returns:
+            The natural-key columns, then the lineage columns a parsed row always has.
+        """
+        if not self.soft_delete:
+            return ()
+        lineage = tuple(f.name for f in LINEAGE_FIELDS if f.required)
+        return tuple(dict.fromkeys((*self.key, *lineage)))
+
+    def tombstones(self, frame: pd.DataFrame) -> pd.Series:
+        """Which rows of `frame` say their record is gone: ``active`` is False.
+
+        NA (a status that did not parse) is not a deletion; it is quarantined for its status.
+        Which batches may carry tombstones (incremental ones) is the validation stage's call.
+
+        Args:
+            frame: rows of this entity.
+
+        Returns:
+            Boolean mask aligned with `frame`; all False when the entity has no ``active``.
+        """
+        if not self.soft_delete or "active" not in frame.columns:
+            return pd.Series(False, index=frame.index)
+        return frame["active"].eq(False).fillna(False).astype(bool)
+
 
 SOFT_DELETE_FIELDS: tuple[Field, ...] = (
     Field("active", Kind.BOOLEAN, "False once the source deleted the record or left it out of a snapshot", required=True),

@@ -134,9 +134,11 @@ class ContractFixtures:
         """The parsed fixture through the validation gate.
 
         References resolve against the validated batches of the other feeds of the same
-        platform fixture; a platform that is not the district's roster (MAP Growth) also
-        sees the roster platform's batches, which is what the warehouse would hold, and
-        resolves persons through the roster's person_identifiers batch.
+        platform fixture, and references to the feed's own entity (a session's parent)
+        against its own parsed batch, as the validated asset resolves them; a platform
+        that is not the district's roster (MAP Growth) also sees the roster platform's
+        batches, which is what the warehouse would hold, and resolves persons through the
+        roster's person_identifiers batch.
         """
         key = (platform_name, feed_name)
         if key in self._validated:
@@ -151,7 +153,8 @@ class ContractFixtures:
                 if other.name != feed.name or source != platform_name:
                     if other.entity.name in targets:
                         batches[other.entity.name] = self.validated(source, other.name)
-        known = {target: set(ids.dropna()) for target, ids in referenced_batch_ids(feed, batches).items()}
+        own = self.parsed(platform_name, feed_name)
+        known = {target: set(ids.dropna()) for target, ids in referenced_batch_ids(feed, batches, own).items()}
 
         def reference_exists(entity_name: str, column: str | None, ids: pd.Series) -> pd.Series:
             column = column or ENTITIES_BY_NAME[entity_name].id_column
@@ -163,8 +166,7 @@ class ContractFixtures:
             crosswalk_feed = next(f for f in PLATFORMS[roster_name].feeds if f.entity is PERSON_IDENTIFIER)
             crosswalk = self.validated(roster_name, crosswalk_feed.name).rows
             person_lookup = _person_lookup(crosswalk)
-        self._validated[key] = validate_batch(feed, self.parsed(platform_name, feed_name),
-                                              reference_exists=reference_exists, person_lookup=person_lookup)
+        self._validated[key] = validate_batch(feed, own, reference_exists=reference_exists, person_lookup=person_lookup)
         return self._validated[key]
 
 

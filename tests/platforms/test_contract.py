@@ -138,9 +138,11 @@ def test_every_mapped_source_field_is_in_the_sandbox_fixture(
         missing_columns.append(f"where {feed.where[0]}")
     for join in feed.joins:
         if join.file.lower() in tables:
-            missing_columns += [f"join key {left}" for left, _ in join.on if not _resolves(left, feed, tables)]
-            missing_columns += [f"{join.file} join key {right}" for _, right in join.on
-                                if right.casefold() not in _columns(tables[join.file.lower()])]
+            # A side naming alternatives (1.0 and 1.1 spellings) needs one of them.
+            missing_columns += [f"join key {left}" for left, _ in join.keys
+                                if not any(_resolves(name, feed, tables) for name in left)]
+            missing_columns += [f"{join.file} join key {right}" for _, right in join.keys
+                                if not {name.casefold() for name in right} & _columns(tables[join.file.lower()])]
 
     assert missing_columns == [], (
         f"{platform_name}/{feed_name}: source fields not in the sandbox fixture (renamed vendor fields?): "

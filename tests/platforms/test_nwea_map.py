@@ -16,6 +16,7 @@ from edassets.adapters.mapping import ParsedBatch, map_feed
 from edassets.adapters.spec import ParseContext
 from edassets.checks.validation import ValidatedBatch, validate_batch
 from edassets.platforms.nwea_map import ASSESSMENT_RESULTS, GOAL_COLUMNS, GROWTH_COLUMNS, SPEC
+from edassets.schema.grades import to_ceds_grade
 from tests.shared_fixtures import shared_fixture
 
 CONTEXT = ParseContext(district_id="grand_bend", timezone=ZoneInfo("America/Chicago"), platform=SPEC.name)
@@ -247,3 +248,23 @@ def test_quarantine_keeps_bad_records_and_drops_only_exact_repeats(quirks: tuple
     unmatched = validated.quarantine[validated.quarantine["source_person_id"] == UNMATCHED]
     assert _values(unmatched["person_id"]) == [None]
     assert unmatched["quarantine_reasons"].iloc[0].startswith("person_id: unmatched person")
+
+
+# --- kindergarten is 13 in StudentsBySchool ----------------------------------------------
+
+
+def test_grade_13_is_kindergarten_in_map_and_grade_13_elsewhere() -> None:
+    students = _csv(
+        [{"TermName": "Fall 2023-2024", "StudentID": sid, "Grade": grade}
+         for sid, grade in (("S-1", "13"), ("S-2", "K"), ("S-3", "12"), ("S-4", " 13 "), ("S-5", ""))],
+        header=("TermName", "StudentID", "StudentDateOfBirth", "Grade"),
+    )
+    # S-6 is not in StudentsBySchool: no grade, not kindergarten.
+    results = _csv([_row(StudentID=sid, TestID=f"T-{sid}") for sid in ("S-1", "S-2", "S-3", "S-4", "S-5", "S-6")])
+
+    batch = _parse({"AssessmentResults.csv": results, "StudentsBySchool.csv": students})
+
+    assert _values(batch.frame["grade_at_test"]) == ["KG", "KG", "12", "KG", None, None]
+    assert batch.errors.empty
+    # Only MAP reads 13 so: in OneRoster and Clever it is the CEDS grade 13.
+    assert _values(to_ceds_grade(pd.Series(["13"], dtype="string[pyarrow]"))) == ["13"]

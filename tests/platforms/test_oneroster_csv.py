@@ -385,3 +385,111 @@ def test_state_id_from_user_ids(user_ids: FeedRun, person_id: str) -> None:
     assert _records(rows[rows["person_id"] == person_id], ["state_id"]) == [{"state_id": USER_IDS[person_id][1]}]
     # Most users have no state id: that is not a failure.
     assert user_ids.validated.report.empty
+
+
+# --- every org type, and OneRoster 1.0 bundles ------------------------------------------
+
+
+def _folder_drop(root: Path, files: Mapping[str, str]) -> dict[str, FeedRun]:
+    root.mkdir()
+    for name, content in files.items():
+        (root / name).write_text(content, encoding="utf-8")
+    return _run_drop([root])
+
+
+@pytest.mark.parametrize("org_type", ["school", "department", "local", "state", "national"])
+def test_every_org_type_but_district_is_a_school_org(org_type: str) -> None:
+    orgs = f"sourcedId,name,type,parentSourcedId\nD,District,district,\nO,Org,{org_type.title()},D\n"
+
+    schools = _validate("schools", {"orgs.csv": orgs})
+    districts = _validate("districts", {"orgs.csv": orgs})
+
+    assert _records(schools.validated.rows, ["school_id", "org_type", "parent_id"]) == [
+        {"school_id": "O", "org_type": org_type, "parent_id": "D"}]
+    assert _records(districts.validated.rows, ["source_id"]) == [{"source_id": "D"}]
+    assert schools.validated.quarantined == districts.validated.quarantined == 0
+
+
+ONEROSTER_1P2_DEPARTMENT_ONLY = {
+    "manifest.csv": "propertyName,value\nmanifest.version,1.0\noneroster.version,1.2\n",
+    "orgs.csv": "sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\n"
+                "D,,,District,district,,\nDEP,,,Science Department,department,,D\n",
+    "academicSessions.csv": "sourcedId,title,type,startDate,endDate,parentSourcedId,schoolYear\n"
+                            "Y,Year,schoolYear,2023-08-21,2024-05-31,,2024\n",
+    "courses.csv": "sourcedId,title,orgSourcedId,schoolYearSourcedId\nCRS,Biology,DEP,Y\n",
+    "classes.csv": "sourcedId,title,courseSourcedId,schoolSourcedId,termSourcedIds\nCLS,Biology 1,CRS,DEP,Y\n",
+    "users.csv": "sourcedId,givenName,familyName,primaryOrgSourcedId\nU-1,Ada,L,DEP\nU-2,Bo,M,D\n",
+    "roles.csv": "sourcedId,userSourcedId,roleType,role,orgSourcedId\n"
+                 "R-1,U-1,primary,student,DEP\nR-2,U-2,primary,districtAdministrator,D\n",
+    "enrollments.csv": "sourcedId,classSourcedId,schoolSourcedId,userSourcedId,role\nE-1,CLS,DEP,U-1,student\n",
+}
+
+
+def test_a_bundle_whose_only_org_is_a_department_loads_it_and_everything_pointing_at_it(tmp_path: Path) -> None:
+    runs = _folder_drop(tmp_path / "department", ONEROSTER_1P2_DEPARTMENT_ONLY)
+
+    assert _records(runs["schools"].validated.rows, ["school_id", "org_type", "parent_id"]) == [
+        {"school_id": "DEP", "org_type": "department", "parent_id": "D"}]
+    assert _records(runs["persons"].validated.rows, ["person_id", "school_id"]) == [
+        {"person_id": "U-1", "school_id": "DEP"}, {"person_id": "U-2", "school_id": "D"}]
+    assert _records(runs["classes"].validated.rows, ["class_id", "school_id"]) == [{"class_id": "CLS", "school_id": "DEP"}]
+    assert _records(runs["courses"].validated.rows, ["course_id", "org_id"]) == [{"course_id": "CRS", "org_id": "DEP"}]
+    assert {name: run.validated.quarantined for name, run in runs.items()} == dict.fromkeys(FEED_NAMES, 0)
+
+
+ONEROSTER_1P0 = {
+    "manifest.csv": "propertyName,value\nmanifest.version,1.0\noneroster.version,1.0\nfile.orgs,bulk\n"
+                    "file.academicSessions,bulk\nfile.courses,bulk\nfile.classes,bulk\nfile.users,bulk\n"
+                    "file.enrollments,bulk\nfile.demographics,bulk\n",
+    "orgs.csv": "sourcedId,status,dateLastModified,name,type,identifier,parentSourcedId\n"
+                "D,,,District,district,,\nS,,,School,school,S-NUM,D\n",
+    "academicSessions.csv": "sourcedId,status,dateLastModified,title,type,startDate,endDate,parentSourcedId\n"
+                            "Y,,,Year,schoolYear,2023-08-21,2024-05-31,\nT-1,,,Fall,term,2023-08-21,2023-12-20,Y\n",
+    "courses.csv": "sourcedId,status,dateLastModified,title,courseCode,grade,orgSourcedId,subjects\n"
+                   "CRS,,,Reading 3,R3,03,S,Reading\n",
+    "classes.csv": "sourcedId,status,dateLastModified,title,grade,courseSourcedId,classCode,classType,location,"
+                   "schoolSourcedId,termSourcedId,subjects\n"
+                   "CLS,,,Reading 3A,03,CRS,R3A,scheduled,Room 1,S,T-1,Reading\n",
+    "users.csv": "sourcedId,status,dateLastModified,orgSourcedIds,role,username,givenName,familyName,identifier,"
+                 "email,grade\n"
+                 "U-1,,,S,student,ada,Ada,L,SIS-1,ada@example.org,03\n"
+                 "U-2,,,S,teacher,bo,Bo,M,SIS-2,bo@example.org,\n",
+    "demographics.csv": "userSourcedId,status,dateLastModified,birthdate,sex\nU-1,,,2015-04-02,female\n",
+    "enrollments.csv": "sourcedId,status,dateLastModified,classSourcedId,schoolSourcedId,userSourcedId,role,primary\n"
+                       "E-1,,,CLS,S,U-1,student,false\nE-2,,,CLS,S,U-2,teacher,true\n",
+}
+
+
+@pytest.fixture(scope="module")
+def oneroster_1p0(tmp_path_factory: pytest.TempPathFactory) -> dict[str, FeedRun]:
+    return _folder_drop(tmp_path_factory.mktemp("drop") / "oneroster_1p0", ONEROSTER_1P0)
+
+
+def test_1p0_singular_grade_term_and_user_keyed_demographics_land(oneroster_1p0: dict[str, FeedRun]) -> None:
+    persons, classes, courses = (oneroster_1p0[name] for name in ("persons", "classes", "courses"))
+
+    assert _records(persons.validated.rows, ["person_id", "grade_level", "birth_date", "school_id"]) == [
+        {"person_id": "U-1", "grade_level": "03", "birth_date": pd.Timestamp("2015-04-02"), "school_id": "S"},
+        {"person_id": "U-2", "grade_level": None, "birth_date": None, "school_id": "S"},
+    ]
+    assert _records(classes.validated.rows, ["class_id", "grade_levels", "term_ids"]) == [
+        {"class_id": "CLS", "grade_levels": "03", "term_ids": "T-1"}]
+    assert _records(courses.validated.rows, ["course_id", "grade_levels"]) == [{"course_id": "CRS", "grade_levels": "03"}]
+    # Read by their 1.0 names, not reported as columns the file lacks.
+    assert not {"grades", "termSourcedIds"} & {*persons.batch.missing_columns, *classes.batch.missing_columns}
+    assert {name: run.validated.quarantined for name, run in oneroster_1p0.items()} == dict.fromkeys(FEED_NAMES, 0)
+
+
+@pytest.mark.parametrize(
+    "demographics",
+    [
+        pytest.param("sourcedId,birthDate\nu1,2012-03-04\n", id="1.1-keyed-by-sourcedId"),
+        pytest.param("userSourcedId,birthdate\nu1,2012-03-04\n", id="1.0-keyed-by-userSourcedId"),
+        pytest.param("sourcedId,userSourcedId,birthDate\nDEMO-9,u1,2012-03-04\n", id="own-id-and-userSourcedId"),
+    ],
+)
+def test_demographics_join_on_whichever_user_key_the_file_has(demographics: str) -> None:
+    run = _validate("persons", {"users.csv": "sourcedId,role\nu1,student\nu2,student\n", "demographics.csv": demographics})
+
+    assert _records(run.validated.rows, ["person_id", "birth_date"]) == [
+        {"person_id": "u1", "birth_date": pd.Timestamp("2012-03-04")}, {"person_id": "u2", "birth_date": None}]
