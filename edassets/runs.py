@@ -17,7 +17,14 @@ from edassets.assets.factory import asset_key
 from edassets.assets.partitions import districts_partitions_name, partition_key
 from edassets.definitions import build_definitions, job_name
 from edassets.platforms import platform
-from edassets.resources.districts import District, DistrictRegistry, normalize_district_id
+from edassets.resources.districts import (
+    District,
+    DistrictRegistry,
+    DistrictRegistryResource,
+    RegistryError,
+    normalize_district_id,
+    validate_district,
+)
 from edassets.resources.warehouse import upgrade_schema
 from edassets.settings import Settings
 
@@ -75,12 +82,15 @@ def run_platform(
     paths: Sequence[str] = (),
     replay: bool = False,
     timezone: str | None = None,
+    onboard: bool = True,
     settings: Settings | None = None,
     instance: dg.DagsterInstance | None = None,
 ) -> ImportOutcome:
     """Run a platform's asset graph for one district and day through Dagster.
 
-    A district new to the platform is registered first (registry entry and partition).
+    The district is checked against the registry before anything runs. A district new to
+    the platform gets its partition before the run and its registry entry after a run
+    that did not fail.
 
     Args:
         platform_name: registered platform.
@@ -90,17 +100,24 @@ def run_platform(
             (empty: the district's dropbox folder). API platforms fetch instead.
         replay: rebuild parsed → loaded from the archive without fetching or reading files.
         timezone: IANA zone for a district not yet registered.
+        onboard: whether a district not registered for the platform may be added (False,
+            and always for a replay, which has no archive to rebuild from: it is refused).
         settings: installation settings (default: from the environment).
         instance: Dagster instance to run on (default: the one DAGSTER_HOME names).
+
+    Raises:
+        KeyError: unknown platform.
+        RegistryError: the district is disabled by an invalid registry entry, its new entry
+            would be invalid (a bad time zone), or it is not registered and `onboard` is False.
     """
     settings = settings or Settings.from_env()
+    spec = platform(platform_name)
+    district_id = normalize_district_id(district)
     if instance is None:
         prepare_instance_home(settings)
         instance = dg.DagsterInstance.get()
-    spec = platform(platform_name)
-    district_id = normalize_district_id(district)
+    onboarding = _register(spec, district, district_id, timezone, onboard and not replay, settings, instance)
     upgrade_schema(settings.warehouse_url)
-    _register(spec, district, district_id, timezone, settings, instance)
 
     job = build_definitions(settings).resolve_job_def(job_name(spec.name))
     absolute = [str(Path(p).resolve()) for p in paths]
@@ -115,22 +132,50 @@ def run_platform(
     if replay:
         selection = [asset_key(spec.name, stage, f.name) for f in spec.feeds for stage in ("parsed", "validated", "loaded")]
     key = partition_key(district_id, day)
+    # The run sees the entry being onboarded (its time zone is needed to parse) before the file has it.
+    # Only then is the resource replaced: Dagster refuses a replaced resource with an asset selection.
+    resources = {"districts": DistrictRegistryResource.onboarding_run(settings.registry_path, onboarding)} if onboarding else None
     result = job.execute_in_process(run_config=run_config, instance=instance, partition_key=key,
-                                    asset_selection=selection, raise_on_error=False)
-    return _summarize(spec, str(key), result)
+                                    asset_selection=selection, raise_on_error=False, resources=resources)
+    outcome = _summarize(spec, str(key), result)
+    # Persisted only after a run that did not fail: a first run that fails is most often a
+    # mistyped district or the wrong platform or files, and an entry written for it would
+    # stay in the registry (and the onboarding sensor) for good. A run the quality gate
+    # blocked did not fail: its district is real and its quarantine must stay reachable.
+    if onboarding is not None and outcome.failure is None:
+        # Re-read: an operator may have edited the file while the run went on.
+        DistrictRegistry.load(settings.registry_path).with_district(onboarding).save(settings.registry_path)
+    return outcome
 
 
-def _register(spec: PlatformSpec, district: str, district_id: str, timezone: str | None, settings: Settings,
-              instance: dg.DagsterInstance) -> None:
+def _register(spec: PlatformSpec, district: str, district_id: str, timezone: str | None, onboard: bool,
+              settings: Settings, instance: dg.DagsterInstance) -> District | None:
+    """Check the district against the registry, then make sure the platform has its partition.
+
+    Returns:
+        The entry to write once the run did not fail (the district, new or not, joins the
+        platform), or None when the registry already has the district on the platform.
+
+    Raises:
+        RegistryError: see `run_platform`.
+    """
     registry = DistrictRegistry.load(settings.registry_path)
-    entry = registry.get(district_id) or District(id=district_id, name=district, timezone=timezone or "UTC", source_id=district)
+    known = registry.get(district_id)
+    entry = known or District(id=district_id, name=district, timezone=timezone or "UTC", source_id=district)
+    onboarding = None
     if spec.name not in entry.platforms:
+        if not onboard:
+            missing = "an entry for it" if known is None else f"{spec.name} to its platforms"
+            raise RegistryError(f"district {district_id} is not registered for {spec.name}: add {missing} in "
+                                f"{settings.registry_path} (see README, 'The district registry'); "
+                                "only `edassets import` registers a district by itself")
         roster = entry.roster_source or (spec.name if spec.roster else None)
-        entry = replace(entry, platforms=(*entry.platforms, spec.name), roster_source=roster)
-        registry.with_district(entry).save(settings.registry_path)
+        onboarding = replace(entry, platforms=(*entry.platforms, spec.name), roster_source=roster)
+        validate_district(onboarding)
     partitions_name = districts_partitions_name(spec.name)
     if not instance.has_dynamic_partition(partitions_name, district_id):
         instance.add_dynamic_partitions(partitions_name, [district_id])
+    return onboarding
 
 
 def _summarize(spec: PlatformSpec, partition: str, result: dg.ExecuteInProcessResult) -> ImportOutcome:

@@ -40,8 +40,17 @@ class Settings:
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
-        """Read settings from `environ` (default: os.environ)."""
+        """Read settings from `environ` (default: os.environ).
+
+        Raises:
+            ValueError: EDASSETS_GO_LIVE is not a YYYY-MM-DD date (the message names the variable).
+        """
         env = os.environ if environ is None else environ
+        go_live = env.get("EDASSETS_GO_LIVE", "2025-07-01")
+        try:
+            first_day = date.fromisoformat(go_live)
+        except ValueError:
+            raise ValueError(f"EDASSETS_GO_LIVE must be a date YYYY-MM-DD, not {go_live!r}") from None
         home = Path(env.get("EDASSETS_HOME", ".edassets")).resolve()
         return cls(
             home=home,
@@ -50,5 +59,5 @@ class Settings:
             s3_endpoint_url=env.get("EDASSETS_S3_ENDPOINT_URL") or None,
             registry_path=Path(env.get("EDASSETS_DISTRICTS", str(home / "districts.yaml"))),
             drop_root=Path(env.get("EDASSETS_DROP_ROOT", str(home / "dropbox"))),
-            go_live=date.fromisoformat(env.get("EDASSETS_GO_LIVE", "2025-07-01")),
+            go_live=first_day,
         )

@@ -3,23 +3,38 @@
 A YAML file maintained by operations (or written by `edassets import` for a new district).
 It holds credential *references* (`env:NAME`), never secrets. Partition dimensions are
 derived from it: a district appears only on the platforms it uses.
+
+Every entry is validated when it is read and before it is written. A bad entry read from
+the file disables that district only (one warning naming it and the problem; an operation
+on it fails with the same line): one typo must not stop every other district.
 """
 
+import logging
 import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import dagster as dg
 import yaml
 
+from edassets.platforms import PLATFORMS
+
 _DISALLOWED = re.compile(r"[^a-z0-9_-]+")
+_CREDENTIAL_REFERENCE = re.compile(r"env:[A-Za-z_][A-Za-z0-9_]*")
+_log = logging.getLogger(__name__)
+# The registry is re-read on every resource call and sensor tick; say each problem once per process.
+_reported: set[str] = set()
 
 
-class RegistryError(Exception):
-    """The registry file is unreadable or an entry is invalid."""
+class RegistryError(ValueError):
+    """The registry file is unreadable, an entry is invalid, or a district is not registered.
+
+    A ValueError: like any other bad input value, the command line reports it in one line.
+    """
 
 
 def normalize_district_id(source_id: str) -> str:
@@ -85,68 +100,170 @@ class District:
         return ZoneInfo(self.timezone)
 
 
-def _district(entry: dict) -> District:
-    try:
-        raw_id = str(entry["id"])
-    except KeyError:
-        raise RegistryError("every registry entry needs an id") from None
-    district = District(
-        id=normalize_district_id(raw_id),
-        name=str(entry.get("name", raw_id)),
-        timezone=str(entry.get("timezone", "UTC")),
-        platforms=tuple(entry.get("platforms", ())),
-        roster_source=entry.get("roster_source"),
-        source_id=str(entry.get("source_id", raw_id)),
-        endpoints={str(k): str(v) for k, v in (entry.get("endpoints") or {}).items()},
-        credentials={
-            str(platform): {str(k): str(v) for k, v in (refs or {}).items()}
-            for platform, refs in (entry.get("credentials") or {}).items()
-        },
-        active=bool(entry.get("active", True)),
-    )
+def validate_district(district: District) -> None:
+    """Check an entry before it is used or written.
+
+    Raises:
+        RegistryError: `district <id>: <problem>` for the first problem found; the message
+            never repeats a credential value (it may be a pasted secret).
+    """
+    problem = _problem(district)
+    if problem:
+        raise RegistryError(f"district {district.id}: {problem}")
+
+
+def _problem(district: District) -> str | None:
+    """The first thing wrong with an entry, in words that name no credential value; None if nothing."""
+    if district.id != normalize_district_id(district.id):
+        return f"id {district.id!r} is not normalised (it would be {normalize_district_id(district.id)!r})"
     try:
         ZoneInfo(district.timezone)
     except (ZoneInfoNotFoundError, ValueError):
-        raise RegistryError(f"district {district.id}: unknown time zone {district.timezone!r}") from None
-    if any(not ref.startswith("env:") for refs in district.credentials.values() for ref in refs.values()):
-        raise RegistryError(f"district {district.id}: credentials must be references like env:NAME, not secrets")
+        return f"unknown time zone {district.timezone!r} (expected an IANA name such as America/Chicago)"
+    unknown = [p for p in district.platforms if p not in PLATFORMS]
+    if unknown:
+        return f"unknown platform {', '.join(map(repr, unknown))} (known: {', '.join(sorted(PLATFORMS))})"
+    if district.roster_source is not None and district.roster_source not in district.platforms:
+        return f"roster_source {district.roster_source!r} is not one of its platforms ({', '.join(district.platforms) or 'none'})"
+    for platform, references in district.credentials.items():
+        for name, reference in references.items():
+            if not _CREDENTIAL_REFERENCE.fullmatch(reference):
+                return f"{platform} credential {name} must be a reference like env:NAME, not a secret"
+    return None
+
+
+def _district(entry: object) -> District:
+    """An entry as YAML gives it, type-checked and validated.
+
+    Raises:
+        RegistryError: the entry is malformed or invalid.
+    """
+    if not isinstance(entry, dict) or entry.get("id") is None:
+        raise RegistryError("every registry entry needs an id")
+    raw_id = str(entry["id"])
+    district_id = normalize_district_id(raw_id)
+
+    def typed(key: str, kind: type, default: Any) -> Any:
+        value = entry.get(key)
+        if value is None:
+            return default
+        if not isinstance(value, kind):
+            raise RegistryError(f"district {district_id}: {key} must be a {_YAML_KINDS[kind]}")
+        return value
+
+    credentials = typed("credentials", dict, {})
+    if any(not isinstance(refs, dict) for refs in credentials.values()):
+        raise RegistryError(f"district {district_id}: credentials must map each platform to {{name: env:NAME}}")
+    district = District(
+        id=district_id,
+        name=str(entry.get("name") or raw_id),
+        timezone=str(typed("timezone", str, "UTC")),
+        platforms=tuple(str(p) for p in typed("platforms", list, [])),
+        roster_source=entry.get("roster_source"),
+        source_id=str(entry.get("source_id") or raw_id),
+        endpoints={str(k): str(v) for k, v in typed("endpoints", dict, {}).items()},
+        credentials={str(platform): {str(k): str(v) for k, v in refs.items()} for platform, refs in credentials.items()},
+        active=typed("active", bool, True),
+    )
+    validate_district(district)
     return district
+
+
+_YAML_KINDS = {str: "string", list: "list", dict: "mapping", bool: "boolean (true or false)"}
+
+
+def _entry(district: District) -> dict[str, object]:
+    """The YAML form of an entry."""
+    return {
+        "id": district.id, "name": district.name, "timezone": district.timezone, "platforms": list(district.platforms),
+        "roster_source": district.roster_source, "source_id": district.source_id, "endpoints": district.endpoints,
+        "credentials": district.credentials, "active": district.active,
+    }
+
+
+@dataclass(frozen=True)
+class RejectedEntry:
+    """A registry entry that failed validation: never used, but written back as it was.
+
+    Attributes:
+        district_id: its normalised id, when it has a usable one.
+        problem: one line naming the district and what is wrong, and that it is disabled.
+        entry: the entry exactly as the YAML held it (saving the registry must not lose it).
+    """
+
+    district_id: str | None
+    problem: str
+    entry: object
 
 
 @dataclass(frozen=True)
 class DistrictRegistry:
-    """All districts, keyed by normalised id."""
+    """All districts, keyed by normalised id.
+
+    Attributes:
+        districts: the valid entries: only these are ever used.
+        rejected: entries of the file that failed validation (their districts are disabled).
+    """
 
     districts: dict[str, District]
+    rejected: tuple[RejectedEntry, ...] = ()
 
     @classmethod
     def load(cls, path: Path) -> "DistrictRegistry":
-        """Read the registry; a missing file is an empty registry."""
+        """Read the registry; a missing file is an empty registry.
+
+        An invalid entry disables its district only: it is logged once per process and kept
+        in `rejected`; every other district stays usable.
+
+        Raises:
+            RegistryError: the file is not YAML, or not a `districts:` list (no district can be told apart).
+        """
         if not path.exists():
             return cls({})
         try:
             document = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
         except yaml.YAMLError as error:
-            raise RegistryError(f"{path} is not valid YAML: {error}") from None
-        districts = [_district(entry) for entry in document.get("districts", [])]
-        return cls({d.id: d for d in districts})
+            # The first line says where; the rest is a drawing of the offending line.
+            raise RegistryError(f"{path} is not valid YAML: {str(error).splitlines()[0]}") from None
+        entries = document.get("districts") if isinstance(document, dict) else None
+        if not isinstance(entries, list):
+            raise RegistryError(f"{path} must hold a `districts:` list of entries")
+        districts: dict[str, District] = {}
+        rejected = []
+        for index, entry in enumerate(entries, start=1):
+            try:
+                district = _district(entry)
+            except RegistryError as error:
+                raw_id = entry.get("id") if isinstance(entry, dict) else None
+                district_id = _usable_id(raw_id)
+                subject = "" if district_id else f"entry {index}: "
+                problem = f"{subject}{error}; the district is disabled until its entry in {path} is fixed"
+                rejected.append(RejectedEntry(district_id, problem, entry))
+                if problem not in _reported:
+                    _reported.add(problem)
+                    _log.warning(problem)
+            else:
+                districts[district.id] = district
+        return cls(districts, tuple(rejected))
 
     def save(self, path: Path) -> None:
-        """Write the registry back (used when the command line onboards a district)."""
-        entries = [
-            {
-                "id": d.id, "name": d.name, "timezone": d.timezone, "platforms": list(d.platforms),
-                "roster_source": d.roster_source, "source_id": d.source_id, "endpoints": d.endpoints,
-                "credentials": d.credentials,
-                "active": d.active,
-            }
-            for d in self.districts.values()
-        ]
+        """Write the registry back (used when the command line onboards a district).
+
+        Rejected entries are written back exactly as they were read, for an operator to fix.
+        """
+        entries = [_entry(d) for d in self.districts.values()] + [r.entry for r in self.rejected]
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(yaml.safe_dump({"districts": entries}, sort_keys=False), encoding="utf-8")
 
     def get(self, district_id: str) -> District | None:
-        """The district with this (normalised) id, if registered."""
+        """The district with this (normalised) id, if registered.
+
+        Raises:
+            RegistryError: its entry is invalid, so the district is disabled (the line says why).
+        """
+        for rejected in self.rejected:
+            if rejected.district_id == district_id:
+                raise RegistryError(rejected.problem)
         return self.districts.get(district_id)
 
     def using(self, platform: str) -> list[District]:
@@ -154,19 +271,50 @@ class DistrictRegistry:
         return [d for d in self.districts.values() if d.active and platform in d.platforms]
 
     def with_district(self, district: District) -> "DistrictRegistry":
-        """A registry with `district` added or replaced."""
-        return DistrictRegistry({**self.districts, district.id: district})
+        """A registry with `district` added or replaced (a rejected entry of the same id included).
+
+        Raises:
+            RegistryError: the entry is invalid (see `validate_district`).
+        """
+        validate_district(district)
+        kept = tuple(r for r in self.rejected if r.district_id != district.id)
+        return DistrictRegistry({**self.districts, district.id: district}, kept)
+
+
+def _usable_id(raw_id: object) -> str | None:
+    """The normalised form of an entry's id, if it has one worth naming."""
+    try:
+        return normalize_district_id(str(raw_id)) if raw_id is not None else None
+    except RegistryError:
+        return None
 
 
 class DistrictRegistryResource(dg.ConfigurableResource):
-    """The registry as a Dagster resource (read fresh on every call: operators edit the file)."""
+    """The registry as a Dagster resource (read fresh on every call: operators edit the file).
+
+    Attributes:
+        path: the registry file.
+        onboarding: YAML of one entry a command-line run is onboarding: visible to that run
+            (its time zone is needed to parse), written to the file only after the run did not fail.
+    """
 
     path: str
+    onboarding: str = ""
+
+    @classmethod
+    def onboarding_run(cls, path: Path, district: District) -> "DistrictRegistryResource":
+        """The resource of a run onboarding `district`: the registry at `path` plus that entry."""
+        return cls(path=str(path), onboarding=yaml.safe_dump(_entry(district), sort_keys=False))
 
     def registry(self) -> DistrictRegistry:
-        """The registry as it is on disk now."""
-        return DistrictRegistry.load(Path(self.path))
+        """The registry as it is on disk now, plus the entry being onboarded."""
+        registry = DistrictRegistry.load(Path(self.path))
+        return registry.with_district(_district(yaml.safe_load(self.onboarding))) if self.onboarding else registry
 
     def district(self, district_id: str) -> District:
-        """The district's entry; an unregistered partition gets a UTC default entry."""
+        """The district's entry; an unregistered partition gets a UTC default entry.
+
+        Raises:
+            RegistryError: the district's entry is invalid (it is disabled until fixed).
+        """
         return self.registry().get(district_id) or District(id=district_id, name=district_id)
