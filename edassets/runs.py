@@ -12,10 +12,13 @@ from pathlib import Path
 
 import dagster as dg
 
-from edassets.adapters.spec import PlatformSpec
+from edassets.adapters.http.redaction import redact_text
+from edassets.adapters.spec import FeedSpec, PlatformSpec
 from edassets.assets.factory import asset_key
 from edassets.assets.partitions import districts_partitions_name, partition_key
+from edassets.checks.gates import FILE_LEDGER_CHECK, GATE_CHECK, LEDGER_CHECK
 from edassets.definitions import build_definitions, job_name
+from edassets.handoffs import FeedLedger
 from edassets.platforms import platform
 from edassets.resources.districts import (
     District,
@@ -45,33 +48,69 @@ def prepare_instance_home(settings: Settings) -> Path:
     return home
 
 
+_UNUSUAL_NOTES = ("empty file", "header only", "fallback", "utf-16", "utf-32")
+
+
 @dataclass(frozen=True)
 class FeedSummary:
-    """One feed's outcome in one import."""
+    """One feed's outcome in one run: its ledger, its status and where its report is.
+
+    Attributes:
+        feed: the feed.
+        ledger: its record ledger (counts only).
+        report: the per-record report (quarantined, duplicate, not applicable), if written.
+        status: "ok", "absent", "BLOCKED by data quality gate", "blocked upstream",
+            "failed" or "not run".
+        detail: why, for every status but "ok" (one line, no record values).
+        notes: what the parse stage said about each file read (records, encoding, empty).
+    """
 
     feed: str
-    received: int
-    loaded: int
-    quarantined: int
-    deactivated: int
+    ledger: FeedLedger
     report: str | None
     status: str
+    detail: str = ""
+    notes: tuple[str, ...] = ()
+
+    @property
+    def received(self) -> int:
+        """Records received."""
+        return self.ledger.received
+
+    @property
+    def loaded(self) -> int:
+        """Records written (new, updated or unchanged)."""
+        return self.ledger.inserted + self.ledger.updated + self.ledger.unchanged
+
+    @property
+    def quarantined(self) -> int:
+        """Records held back with reasons."""
+        return self.ledger.quarantined
+
+    @property
+    def deactivated(self) -> int:
+        """Warehouse rows deactivated: tombstones received plus rows a snapshot no longer has."""
+        return self.ledger.tombstones + self.ledger.deactivated_missing
 
     def line(self) -> str:
         """One human line, no record values (they can be student PII)."""
-        report = f"  report: {self.report}" if self.report and self.quarantined else ""
-        return (f"  {self.feed:<20} received {self.received:>7}  loaded {self.loaded:>7}  "
-                f"quarantined {self.quarantined:>6}  deactivated {self.deactivated:>6}  {self.status}{report}")
+        status = self.status + (f": {self.detail}" if self.detail else "")
+        report = f"  report: {self.report}" if self.report else ""
+        # Only what is out of the ordinary: a file that brought nothing, or a legacy encoding.
+        unusual = [note for note in self.notes if any(flag in note for flag in _UNUSUAL_NOTES)]
+        notes = "".join(f"\n      {note}" for note in unusual)
+        return f"  {self.feed:<20} {status}  [{self.ledger.line()}]{report}{notes}"
 
 
 @dataclass(frozen=True)
 class ImportOutcome:
-    """What an import did, feed by feed, and why a run failed if it did."""
+    """What a run did, feed by feed, what became of the files, and why the run failed if it did."""
 
     platform: str
     partition: str
     feeds: list[FeedSummary]
     failure: str | None
+    files: str = ""
 
 
 def run_platform(
@@ -178,57 +217,113 @@ def _register(spec: PlatformSpec, district: str, district_id: str, timezone: str
     return onboarding
 
 
+def _failure_reason(error: object) -> str:
+    """The innermost message of a step failure, in one line, secrets redacted.
+
+    Dagster wraps a step's exception as 'Error occurred while executing op "…":' with the
+    real exception as its cause; the operator needs the cause.
+    """
+    while getattr(error, "cause", None) is not None and getattr(error, "cls_name", "") in _WRAPPERS:
+        error = error.cause
+    message = (getattr(error, "message", "") or getattr(error, "cls_name", "")).strip()
+    first_line = message.splitlines()[0] if message else "unknown error"
+    # Dagster prefixes the exception's dotted class path; keep the class name, drop the path.
+    head, sep, rest = first_line.partition(": ")
+    if sep and "." in head and " " not in head:
+        name = head.rsplit(".", 1)[1]
+        first_line = rest if name in ("Failure", "BlockedByDataQuality") else f"{name}: {rest}"
+    return redact_text(first_line)
+
+
+_WRAPPERS = ("DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionError")
+
+
 def _summarize(spec: PlatformSpec, partition: str, result: dg.ExecuteInProcessResult) -> ImportOutcome:
     metadata: dict[tuple[str, str], dict[str, object]] = {}
     for event in result.get_asset_materialization_events():
         materialization = event.event_specific_data.materialization
         _, stage, feed = materialization.asset_key.path
         metadata[(stage, feed)] = {k: v.value for k, v in materialization.metadata.items()}
-    blocked = {
-        e.asset_check_evaluation_data.asset_key.path[2]
-        for e in result.all_events
-        if e.event_type_value == "ASSET_CHECK_EVALUATION"
-        and not e.asset_check_evaluation_data.passed
-        and e.asset_check_evaluation_data.severity.value == "ERROR"
-    }
-    failures = [
-        e.step_failure_data.error for e in result.all_events
+    evaluations = [e.asset_check_evaluation_data for e in result.all_events
+                   if e.event_type_value == "ASSET_CHECK_EVALUATION"]
+    blocked = {e.asset_key.path[2]: e.description or "" for e in evaluations
+               if e.check_name == GATE_CHECK and not e.passed}
+    file_ledger = next((e for e in evaluations if e.check_name == FILE_LEDGER_CHECK), None)
+    failed_steps = {
+        e.step_key: _failure_reason(e.step_failure_data.error) for e in result.all_events
         if e.event_type_value == "STEP_FAILURE" and e.step_failure_data.error is not None
-    ]
-    crash = next((f for f in failures if f.cls_name != "DagsterAssetCheckFailedError"), None)
-
+        and e.step_failure_data.error.cls_name != "DagsterAssetCheckFailedError"
+    }
     feeds = []
     for feed in spec.feeds:
+        counts = metadata.get(("loaded", feed.name)) or metadata.get(("validated", feed.name)) or {}
+        parsed = metadata.get(("parsed", feed.name), {})
+        ledger = FeedLedger(
+            **{name: int(counts.get(name, parsed.get(name, 0)) or 0) for name in _LEDGER_COUNTS},
+            # Parsed but never validated: the records wait in the archive, counted, not lost.
+            held_back=int(parsed.get("received", 0)) if not counts else 0,
+            loaded=("loaded", feed.name) in metadata and counts.get("sync_mode") != "absent",
+        )
         validated = metadata.get(("validated", feed.name), {})
-        loaded = metadata.get(("loaded", feed.name))
-        if loaded is not None:
-            status = "ok" if loaded.get("sync_mode") != "absent" else "absent"
-        elif feed.name in blocked:
-            status = "BLOCKED by data quality gate"
-        else:
-            status = "not loaded"
-        feeds.append(FeedSummary(
-            feed=feed.name,
-            received=int(validated.get("received", 0)),
-            loaded=int(loaded.get("dagster/row_count", 0)) if loaded else 0,
-            quarantined=int(validated.get("quarantined", 0)),
-            deactivated=int(loaded.get("deactivated", 0)) if loaded else 0,
-            report=str(validated["quarantine_report"]) if "quarantine_report" in validated else None,
-            status=status,
-        ))
-    failure = None
-    if crash is not None:
-        # Dagster's message starts with the exception's dotted class path; the reason is after it.
-        first_line = (crash.message or crash.cls_name).strip().splitlines()[0]
-        failure = first_line.split(": ", 1)[1] if first_line.startswith(("dagster.", "edassets.")) and ": " in first_line else first_line
-    return ImportOutcome(spec.name, partition, feeds, failure)
+        has_report = validated.get("quarantined") or validated.get("duplicates") or validated.get("not_applicable")
+        report = str(validated["quarantine_report"]) if has_report and "quarantine_report" in validated else None
+        status, detail = _feed_status(spec, feed, metadata, blocked, failed_steps)
+        notes = tuple(n for n in str(parsed.get("files", "")).split("; ") if n and n != "none")
+        feeds.append(FeedSummary(feed.name, ledger, report, status, detail, notes))
+    # A ledger that does not balance means a record or file vanished: that fails the run.
+    unbalanced = [f"{e.asset_key.path[2]}: {e.check_name} does not balance ({e.description})" for e in evaluations
+                  if e.check_name in (LEDGER_CHECK, FILE_LEDGER_CHECK) and not e.passed]
+    crash = next(iter(failed_steps.values()), None) or ("; ".join(unbalanced) if unbalanced else None)
+    files = ""
+    if file_ledger is not None:
+        meta = {k: v.value for k, v in file_ledger.metadata.items()}
+        ignored = meta.get("files_ignored") or {}
+        files = (f"files: received {meta.get('files_received', 0)}, read {meta.get('files_read', 0)}, "
+                 f"ignored {len(ignored)}" + "".join(f"\n    ignored {name}: {why}" for name, why in ignored.items()))
+    return ImportOutcome(spec.name, partition, feeds, crash, files)
+
+
+_LEDGER_COUNTS = ("received", "passed", "quarantined", "duplicates", "not_applicable", "inserted", "updated",
+                  "unchanged", "tombstones", "deactivated_missing")
+
+
+def _feed_status(spec: PlatformSpec, feed: FeedSpec, metadata: dict[tuple[str, str], dict[str, object]],
+                 blocked: dict[str, str], failed_steps: dict[str, str]) -> tuple[str, str]:
+    """(status, detail) of one feed: loaded, blocked by its own gate or an upstream one, failed, or not run."""
+    loaded = metadata.get(("loaded", feed.name))
+    if loaded is not None:
+        return ("absent", "the drop says it sent nothing for this feed") if loaded.get("sync_mode") == "absent" else ("ok", "")
+    if feed.name in blocked:
+        return "BLOCKED by data quality gate", blocked[feed.name]
+    own = next((why for step, why in failed_steps.items() if _step_feed(step) == feed.name), None)
+    if own is not None:
+        return "failed", own
+    upstream = [other for other in blocked if other in _upstream_feeds(spec, feed)]
+    if upstream:
+        return "blocked upstream", f"{', '.join(upstream)} did not pass its quarantine gate"
+    failed_upstream = [_step_feed(step) for step in failed_steps if _step_feed(step) in _upstream_feeds(spec, feed)]
+    if failed_upstream:
+        return "blocked upstream", f"{', '.join(failed_upstream)} failed"
+    return "not run", "the run stopped before this feed"
+
+
+def _step_feed(step_key: str) -> str:
+    """The feed of a step key like `oneroster_csv__raw__persons`."""
+    return step_key.rsplit("__", 1)[-1]
+
+
+def _upstream_feeds(spec: PlatformSpec, feed: FeedSpec) -> set[str]:
+    """Feeds of the same platform whose validated batch this feed's validation reads."""
+    targets = {entity for r in feed.entity.references for entity, _ in r.targets}
+    return {f.name for f in spec.feeds if f is not feed and f.entity.name in targets}
 
 
 def print_outcome(outcome: ImportOutcome) -> None:
+    """Print what a run did: one line per feed, the files line, and the failure if any."""
     print(f"{outcome.platform} {outcome.partition}")
     for feed in outcome.feeds:
         print(feed.line())
+    if outcome.files:
+        print(f"  {outcome.files}")
     if outcome.failure:
         print(f"  run failed: {outcome.failure}")
-
-

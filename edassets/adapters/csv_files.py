@@ -57,7 +57,8 @@ _CONTROL_SAMPLE = 8192
 _BINARY_CONTROL_SHARE = 0.10
 
 _LINE_END = re.compile(rb"\r\n?|\n")
-_NUL_RULE = "NUL byte in record"
+NUL_RULE = "NUL byte in record"
+"""Why a record holding a NUL byte is malformed, whatever format it came in."""
 
 # ReadOptions.block_size is a 32-bit int. Reading the whole file as one block means no
 # record, however long, straddles two blocks (pyarrow refuses those).
@@ -328,13 +329,13 @@ def read_csv_text(data: bytes, *, fallback_encoding: str = "cp1252") -> CsvTable
     malformed: list[MalformedRow] = []
     if b"\x00" in utf8:
         nul = _nul_rows(table)
-        malformed += [MalformedRow(int(index), _NUL_RULE) for index in record_index[nul]]
+        malformed += [MalformedRow(int(index), NUL_RULE) for index in record_index[nul]]
         table, record_index = table.filter(pa.array(~nul)), record_index[~nul]
 
     too_wide: dict[int, list[pacsv.InvalidRow]] = {}
     for row in invalid:
         if "\x00" in row.text:
-            malformed.append(MalformedRow(_record_index(row), _NUL_RULE))
+            malformed.append(MalformedRow(_record_index(row), NUL_RULE))
         elif row.actual_columns < len(names):
             malformed.append(MalformedRow(_record_index(row), _length_rule(len(names), row.actual_columns)))
         else:

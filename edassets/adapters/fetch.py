@@ -8,10 +8,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from edassets.adapters.file_drop import RawDrop, ReceivedFile
 from edassets.adapters.http import MalformedPayload, RestClient
 from edassets.adapters.pages import feed_endpoints, page_name
 from edassets.adapters.spec import API_RECORDS, FeedSpec, PlatformSpec
+from edassets.handoffs import RawDrop, ReceivedFile
 
 CURSOR_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
@@ -109,6 +109,6 @@ def fetch_feed(
         except MalformedPayload as error:
             name = page_name(table, error.page_index or 0).replace(".json", ".malformed")
             pages.append(ReceivedFile(name, error.body))
-            drop = RawDrop(files=tuple(pages), roles={p.name: p.name for p in pages}, meta={**meta, "pages": page_log})
+            drop = RawDrop.all_read(pages, feed.name, meta={**meta, "pages": page_log})
             raise PageArchiveNeeded(drop, str(error)) from None
-    return RawDrop(files=tuple(pages), roles={p.name: p.name for p in pages}, meta={**meta, "pages": page_log})
+    return RawDrop.all_read(pages, feed.name, meta={**meta, "pages": page_log})

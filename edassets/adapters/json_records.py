@@ -12,8 +12,8 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from edassets.adapters.csv_files import CsvTable, MalformedRow
-from edassets.adapters.file_drop import ReceivedFile
+from edassets.adapters.csv_files import NUL_RULE, CsvTable, MalformedRow
+from edassets.handoffs import ReceivedFile
 
 _STRING = pd.StringDtype("pyarrow")
 
@@ -110,11 +110,20 @@ def read_json_pages(
     combined = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"__position": []})
     indexes = combined.pop("__position").to_numpy(dtype=np.int64)
     text = pd.DataFrame({column: _text_column(combined[column]) for column in combined.columns}, index=combined.index)
+    row_keys = np.concatenate(keys) if keys else np.zeros(0, dtype=object)
+    # JSON may carry "\u0000"; PostgreSQL text cannot store it, so such a record would
+    # load into one warehouse and crash the other. It is malformed, as in a CSV file.
+    nul = np.zeros(len(text), dtype=bool)
+    for column in text.columns:
+        nul |= text[column].str.contains("\x00", regex=False).fillna(False).to_numpy(dtype=bool)
+    if nul.any():
+        malformed += [(key, MalformedRow(int(index), NUL_RULE)) for key, index in zip(row_keys[nul], indexes[nul], strict=True)]
+        text, indexes, row_keys = text[~nul].reset_index(drop=True), indexes[~nul], row_keys[~nul]
     return CsvTable(
         frame=text,
         record_index=indexes,
         malformed=tuple(row for _, row in malformed),
         encoding="utf-8",
-        archive_keys=np.concatenate(keys) if keys else np.zeros(0, dtype=object),
+        archive_keys=row_keys,
         malformed_keys=tuple(key for key, _ in malformed),
     )

@@ -1,10 +1,11 @@
 """Sync modes declared by a drop's own manifest (OneRoster `manifest.csv`)."""
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from edassets.adapters.csv_files import read_csv_text
-from edassets.adapters.file_drop import DropError, ReceivedFile
+from edassets.adapters.file_drop import DropError
 from edassets.adapters.spec import FeedSpec, PlatformSpec, SyncMode
+from edassets.handoffs import ReceivedFile
 
 
 def _manifest_values(data: bytes) -> dict[str, str]:
@@ -16,13 +17,13 @@ def _manifest_values(data: bytes) -> dict[str, str]:
     return dict(zip(names, values, strict=True))
 
 
-def resolve_sync_mode(platform: PlatformSpec, feed: FeedSpec, files: Mapping[str, ReceivedFile]) -> SyncMode:
+def resolve_sync_mode(platform: PlatformSpec, feed: FeedSpec, files: Mapping[str, Sequence[ReceivedFile]]) -> SyncMode:
     """How this drop's batch for `feed` relates to the warehouse.
 
     Args:
         platform: the platform (its manifest rule, if any).
         feed: the feed.
-        files: the drop's files keyed by lower-cased name.
+        files: the drop's files keyed by the lower-cased name of the role they play.
 
     Returns:
         The feed's declared mode when the platform has no manifest; otherwise what the
@@ -31,7 +32,8 @@ def resolve_sync_mode(platform: PlatformSpec, feed: FeedSpec, files: Mapping[str
         manifest line would be far worse than a late clean-up.
 
     Raises:
-        DropError: the manifest promises a file that is not there, or uses an unknown mode.
+        DropError: the manifest promises a file that is not there, uses an unknown mode, or
+            the drop holds several manifests (several bundles).
     """
     rule = platform.manifest
     present = feed.file.lower() in files
@@ -39,7 +41,10 @@ def resolve_sync_mode(platform: PlatformSpec, feed: FeedSpec, files: Mapping[str
         if not present and not feed.optional:
             raise DropError(f"{feed.file} is not in the drop")
         return feed.sync_mode if present else "absent"
-    manifest = files.get(rule.file.lower())
+    manifests = files.get(rule.file.lower(), [])
+    if len(manifests) > 1:
+        raise DropError(f"the drop holds {len(manifests)} {rule.file} files: hand over one bundle per import")
+    manifest = manifests[0] if manifests else None
     if manifest is None:
         return "incremental" if present else "absent"
     stem = feed.file.rsplit(".", 1)[0]

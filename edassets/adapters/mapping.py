@@ -2,71 +2,23 @@
 
 The output keeps every record. A value that cannot be parsed becomes NA *and* an entry in
 `errors` naming the field, the rule and the original text, so validation can quarantine
-the record with a reason instead of loading a silent null.
+the record with a reason instead of loading a silent null. A record the feed's rules set
+aside (a `where` filter, an empty required value) leaves as `not_applicable` with the rule,
+so the ledger can account for it.
 """
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
 
 from edassets.adapters.csv_files import CsvTable
-from edassets.adapters.spec import Column, Const, Derived, FeedSpec, FieldSource, ParseContext, SyncMode
+from edassets.adapters.spec import Column, Const, Derived, FeedSpec, FieldSource, ParseContext
 from edassets.adapters.transforms import is_present, text
-
-ERROR_COLUMNS: tuple[str, ...] = ("row", "lineage_record_index", "field", "rule", "value", "lineage_archive_key")
-"""Parse-error frame columns. `row` is the position in the parsed frame, -1 for a record
-that never became a row (a malformed CSV line or API page); such records name their
-archive object in `lineage_archive_key` when the batch spans several objects."""
+from edassets.handoffs import ParsedBatch, SyncMode, failure_rows, no_failures
 
 _RECORD = "__record_index"
 _ARCHIVE_KEY = "__archive_key"
-
-
-@dataclass(frozen=True)
-class ParsedBatch:
-    """One feed's records of one partition, in the unified schema, not yet validated.
-
-    Attributes:
-        frame: entity columns plus lineage columns, index 0..n-1.
-        errors: parse errors (see ERROR_COLUMNS).
-        sync_mode: how the batch relates to what is loaded.
-        archive_key: archive object of the feed's own file ("" when the file was absent).
-        missing_columns: mapped source columns the file did not have at all (a renamed
-            vendor column shows up here, not as a thousand mysterious nulls).
-        next_cursor: newest modification time fetched (ISO, UTC) for incremental API feeds.
-    """
-
-    frame: pd.DataFrame
-    errors: pd.DataFrame
-    sync_mode: SyncMode
-    archive_key: str = ""
-    missing_columns: tuple[str, ...] = field(default=())
-    next_cursor: str | None = None
-
-    def with_next_cursor(self, next_cursor: str | None) -> "ParsedBatch":
-        """The same batch, carrying the high-water mark its load may commit."""
-        return replace(self, next_cursor=next_cursor)
-
-    @property
-    def records(self) -> int:
-        """Records received: rows plus records that never parsed."""
-        return len(self.frame) + int((self.errors["row"] < 0).sum())
-
-
-def empty_errors() -> pd.DataFrame:
-    """A parse-error frame with no rows and the right dtypes."""
-    return pd.DataFrame(
-        {
-            "row": pd.Series(dtype="int64"),
-            "lineage_record_index": pd.Series(dtype="int64"),
-            "field": pd.Series(dtype=pd.StringDtype("pyarrow")),
-            "rule": pd.Series(dtype=pd.StringDtype("pyarrow")),
-            "value": pd.Series(dtype=pd.StringDtype("pyarrow")),
-            "lineage_archive_key": pd.Series(dtype=pd.StringDtype("pyarrow")),
-        }
-    )
 
 
 class _Headers:
@@ -92,15 +44,13 @@ class _Headers:
 
 def _errors_for(failed: pd.Series, raw: pd.Series, frame: pd.DataFrame, target: str, rule: str) -> pd.DataFrame:
     rows = failed[failed].index
-    return pd.DataFrame(
-        {
-            "row": rows.to_numpy(dtype="int64"),
-            "lineage_record_index": frame.loc[rows, _RECORD].to_numpy(dtype="int64"),
-            "field": pd.Series([target] * len(rows), dtype=pd.StringDtype("pyarrow")),
-            "rule": pd.Series([rule] * len(rows), dtype=pd.StringDtype("pyarrow")),
-            "value": raw.loc[rows].astype(pd.StringDtype("pyarrow")).reset_index(drop=True),
-        }
-    )
+    return failure_rows(rows, field=target, rule=rule, value=raw.loc[rows],
+                        record_index=frame.loc[rows, _RECORD], archive_key=_row_keys(frame, rows))
+
+
+def _row_keys(frame: pd.DataFrame, rows: pd.Index) -> pd.Series | None:
+    """Per-row archive objects, when the table spans several (API pages, several files)."""
+    return frame.loc[rows, _ARCHIVE_KEY] if _ARCHIVE_KEY in frame.columns else None
 
 
 def _column_value(
@@ -130,7 +80,8 @@ def _column_value(
 
 def _map_once(
     feed: FeedSpec, mapping: Mapping[str, FieldSource], frame: pd.DataFrame, context: ParseContext
-) -> tuple[pd.DataFrame, pd.DataFrame, list[str]]:
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, list[str]]:
+    """One mapping over the frame: (mapped rows, parse failures, not-applicable rows, absent columns)."""
     headers = _Headers(frame)
     columns: dict[str, object] = {}
     errors: list[pd.DataFrame] = []
@@ -143,16 +94,20 @@ def _map_once(
     mapped[_RECORD] = frame[_RECORD]
     if _ARCHIVE_KEY in frame.columns:
         mapped[_ARCHIVE_KEY] = frame[_ARCHIVE_KEY]
-    error_frame = pd.concat(errors, ignore_index=True) if errors else empty_errors()
-    keep = pd.Series(True, index=frame.index)
+    error_frame = pd.concat(errors, ignore_index=True) if errors else no_failures()
+    set_aside = []
     for required in feed.required_values:
         # Only an empty value means "nothing to record": an unparsable one stays, with its error.
         failed = frame.index.isin(error_frame.loc[error_frame["field"] == required, "row"])
-        keep &= mapped[required].notna() | failed
-    if not keep.all():
-        mapped = mapped[keep]
-        error_frame = error_frame[error_frame["row"].isin(mapped.index)]
-    return mapped, error_frame, headers.missing
+        empty = mapped[required].isna().to_numpy() & ~failed
+        if empty.any():
+            rows = mapped.index[empty]
+            set_aside.append(failure_rows(np.full(len(rows), -1), field=required, rule=f"no {required}: nothing to record",
+                                          record_index=mapped.loc[rows, _RECORD], archive_key=_row_keys(mapped, rows)))
+            mapped = mapped[~mapped.index.isin(rows)]
+    error_frame = error_frame[error_frame["row"].isin(mapped.index)]
+    not_applicable = pd.concat(set_aside, ignore_index=True) if set_aside else no_failures()
+    return mapped, error_frame, not_applicable, headers.missing
 
 
 def _apply_joins(feed: FeedSpec, frame: pd.DataFrame, tables: Mapping[str, CsvTable]) -> pd.DataFrame:
@@ -198,53 +153,61 @@ def map_feed(
         feed: the feed spec.
         tables: parsed CSV tables keyed by lower-cased file name.
         context: district and time zone for derived columns.
-        archive_key: archive object of the feed's own file (lineage).
+        archive_key: archive object of the feed's own file (lineage), "" when the table
+            names its objects per row.
         run_id: the Dagster run doing the parse (lineage).
         sync_mode: how this batch relates to the warehouse.
 
     Returns:
-        The batch; empty when the feed's file is absent.
+        The batch; empty when the feed's file is absent. Each source record yields one
+        candidate per mapping (`feed.fields`); every candidate is a row, a parse failure of
+        a record that never became a row, or not applicable.
     """
     table = tables.get(feed.source)
     if table is None:
-        return ParsedBatch(_empty_entity_frame(feed), empty_errors(), sync_mode)
+        return ParsedBatch(_empty_entity_frame(feed), no_failures(), sync_mode)
     frame = table.frame.copy()
     frame[_RECORD] = table.record_index
     if table.archive_keys is not None:
         frame[_ARCHIVE_KEY] = table.archive_keys
+    set_aside = []
     if feed.where is not None:
         where_column, allowed = feed.where
-        values = _Headers(frame).find((where_column,)).str.strip().str.casefold()
-        frame = frame[values.isin({a.casefold() for a in allowed}).fillna(False)]
+        values = _Headers(frame).find((where_column,)).str.strip()
+        belongs = values.str.casefold().isin({a.casefold() for a in allowed}).fillna(False)
+        rows = frame.index[~belongs.to_numpy()]
+        rule = f"{where_column} is not {' or '.join(sorted(allowed))}: another feed's record"
+        set_aside.append(failure_rows(np.full(len(rows), -1), field=where_column, rule=rule, value=values.loc[rows],
+                                      record_index=frame.loc[rows, _RECORD], archive_key=_row_keys(frame, rows)))
+        frame = frame[belongs.to_numpy()]
     frame = _apply_joins(feed, frame.reset_index(drop=True), tables)
 
     parts, error_parts, missing = [], [], []
     offset = 0
     for mapping in feed.fields:
-        mapped, errors, absent = _map_once(feed, mapping, frame, context)
+        mapped, errors, not_applicable, absent = _map_once(feed, mapping, frame, context)
         mapped = mapped.reset_index(drop=False, names="__source_row")
         errors = errors.assign(row=errors["row"].map(pd.Series(mapped.index + offset, index=mapped["__source_row"])))
         parts.append(mapped.drop(columns="__source_row"))
         error_parts.append(errors)
+        set_aside.append(not_applicable)
         missing.extend(absent)
         offset += len(mapped)
     mapped = pd.concat(parts, ignore_index=True)
-    malformed = pd.DataFrame(
-        {
-            "row": np.full(len(table.malformed), -1, dtype="int64"),
-            "lineage_record_index": np.array([m.record_index for m in table.malformed], dtype="int64"),
-            "field": pd.Series(["(record)"] * len(table.malformed), dtype=pd.StringDtype("pyarrow")),
-            "rule": pd.Series([m.rule for m in table.malformed], dtype=pd.StringDtype("pyarrow")),
-            "value": pd.Series([pd.NA] * len(table.malformed), dtype=pd.StringDtype("pyarrow")),
-            "lineage_archive_key": pd.Series(list(table.malformed_keys) or [pd.NA] * len(table.malformed),
-                                             dtype=pd.StringDtype("pyarrow")),
-        }
+    malformed = failure_rows(
+        np.full(len(table.malformed), -1),
+        field="(record)",
+        rule=pd.Series([m.rule for m in table.malformed], dtype="object"),
+        record_index=np.array([m.record_index for m in table.malformed], dtype="int64"),
+        archive_key=pd.Series(list(table.malformed_keys), dtype="object") if table.malformed_keys else None,
     )
     errors = pd.concat([*error_parts, malformed], ignore_index=True).astype({"row": "int64"})
     return ParsedBatch(
         frame=_finish(feed, mapped, context, archive_key, run_id),
         errors=errors.reset_index(drop=True),
         sync_mode=sync_mode,
+        received=len(feed.fields) * len(table.frame) + len(table.malformed),
+        not_applicable=pd.concat(set_aside, ignore_index=True) if set_aside else no_failures(),
         archive_key=archive_key,
         missing_columns=tuple(dict.fromkeys(missing)),
     )

@@ -1,7 +1,7 @@
 """How an API feed's pages are named in a drop, so fetch and parse agree without knowing each other."""
 
-from edassets.adapters.file_drop import RawDrop, ReceivedFile
 from edassets.adapters.spec import API_RECORDS, Endpoint, FeedSpec
+from edassets.handoffs import RawDrop, ReceivedFile
 
 
 def page_name(table: str, index: int) -> str:

@@ -15,16 +15,8 @@ from zoneinfo import ZoneInfo
 import pandas as pd
 
 from edassets.adapters.http import Auth, ErrorAction, Paginator, RateLimit, RetryPolicy
+from edassets.handoffs import SyncMode
 from edassets.schema.model import Entity
-
-SyncMode = Literal["snapshot", "incremental", "events", "absent"]
-"""How a batch relates to what is already loaded.
-
-snapshot: the batch is everything the source has; rows missing from it are deactivated.
-incremental: the batch holds changed rows only (deletions arrive as inactive rows).
-events: append-only facts (activity, results); nothing is ever deactivated.
-absent: the source said it sent nothing for this feed (a OneRoster manifest `absent`).
-"""
 
 API_RECORDS = "records"
 """Table key of an API feed's flattened records."""

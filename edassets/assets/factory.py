@@ -2,6 +2,10 @@
 
 This is the only place provider assets get Dagster decorators. One small builder per stage
 (no late-binding closures in loops: each builder call binds its own spec and feed).
+
+Checks are emitted by the step that computes them (`check_specs`): the raw step proves its
+file ledger, the validated step decides the quarantine gate once, the loaded step proves
+the record ledger. No second step re-reads a batch to re-derive what the stage knew.
 """
 
 from dataclasses import dataclass
@@ -10,15 +14,23 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from edassets.adapters.fetch import PageArchiveNeeded, fetch_feed, plan_fetch
-from edassets.adapters.file_drop import DropError, RawDrop, collect_files, select_drop
-from edassets.adapters.http import AdapterError, RateLimited, UpstreamUnavailable
-from edassets.adapters.mapping import ParsedBatch
+from edassets.adapters.file_drop import DropError, DropLimits, collect_files, select_drop
+from edassets.adapters.http import RateLimited, UpstreamUnavailable
 from edassets.adapters.parse import parse_drop
 from edassets.adapters.spec import FeedSpec, ParseContext, PlatformSpec
 from edassets.assets.partitions import partition_parts
-from edassets.checks.gates import build_quarantine_checks, ensure_gate_passed
+from edassets.checks.gates import (
+    FILE_LEDGER_CHECK,
+    ensure_gate_passed,
+    file_ledger_check,
+    gate_check_specs,
+    gate_results,
+    ledger_check_spec,
+    record_ledger_check,
+)
 from edassets.checks.references import ReferenceResolver, referenced_batch_ids
-from edassets.checks.validation import ValidatedBatch, validate_batch
+from edassets.checks.validation import validate_batch
+from edassets.handoffs import ParsedBatch, RawDrop, ValidatedBatch
 from edassets.resources.archive import ArchiveResource
 from edassets.resources.districts import DistrictRegistryResource, RegistryError
 from edassets.resources.dropbox import DropboxResource
@@ -39,17 +51,20 @@ class DropConfig(dg.Config):
 
     Attributes:
         paths: files, folders or zips; empty means the district's dropbox folder.
+        max_drop_bytes: refuse a drop that expands to more bytes than this (zip bombs).
+        max_drop_files: refuse a drop that unpacks to more files than this.
     """
 
     paths: list[str] = []
+    max_drop_bytes: int = DropLimits.max_bytes
+    max_drop_files: int = DropLimits.max_files
 
 
 @dataclass(frozen=True)
 class PlatformAssets:
-    """Everything the factory builds for one platform."""
+    """Everything the factory builds for one platform (its checks travel inside the assets)."""
 
     assets: list[dg.AssetsDefinition]
-    checks: list[dg.AssetChecksDefinition]
 
 
 def _referenced_feeds(spec: PlatformSpec, feed: FeedSpec) -> dict[str, FeedSpec]:
@@ -60,30 +75,37 @@ def _referenced_feeds(spec: PlatformSpec, feed: FeedSpec) -> dict[str, FeedSpec]
 
 
 def _raw_file_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    key = asset_key(spec.name, "raw", feed.name)
     wanted = feed.files + ((spec.manifest.file,) if spec.manifest else ())
 
     @dg.asset(
-        key=asset_key(spec.name, "raw", feed.name),
+        key=key,
         partitions_def=partitions,
         io_manager_key=RAW_IO_MANAGER,
         group_name=spec.name,
         kinds=set(spec.kinds),
         pool=spec.name,
-        description=f"{spec.title}: the bytes of {', '.join(wanted)} exactly as received, archived write-once.",
+        check_specs=[dg.AssetCheckSpec(FILE_LEDGER_CHECK, asset=key, blocking=True,
+                                       description="Every file of the drop was read by a feed or ignored with its reason.")],
+        description=f"{spec.title}: the bytes of {', '.join(wanted)} exactly as received (and every other file of "
+                    "the drop, with why it is ignored), archived write-once.",
     )
-    def raw(context: dg.AssetExecutionContext, config: DropConfig, dropbox: DropboxResource) -> RawDrop:
+    def raw(context: dg.AssetExecutionContext, config: DropConfig, dropbox: DropboxResource):  # noqa: ANN202 - yields
         district, day = partition_parts(context.partition_key)
         paths = config.paths or dropbox.paths_for(spec.name, district, day)
         if not paths:
             raise dg.Failure(f"no files for {spec.name} district {district} on {day}: pass paths or fill the dropbox")
         try:
-            files, containers = collect_files(paths)
+            files, containers = collect_files(paths, DropLimits(config.max_drop_bytes, config.max_drop_files))
+            drop = select_drop(files, containers, spec, feed)
         except DropError as error:
             raise dg.Failure(f"{spec.name}/{feed.name}: {error}") from None
-        drop = select_drop(files, containers, wanted, spec.file_signatures)
-        context.log.info(f"{spec.name}/{feed.name} {context.partition_key}: received {len(drop.files)} files"
+        ignored = [f for f in drop.inventory if f.ignored]
+        context.log.info(f"{spec.name}/{feed.name} {context.partition_key}: received {len(drop.inventory)} files, "
+                         f"this feed reads {len(drop.files)}, {len(ignored)} ignored"
                          + (f", missing {', '.join(drop.missing)}" if drop.missing else ""))
-        return drop
+        yield dg.Output(drop)
+        yield file_ledger_check(key, drop)
 
     return raw
 
@@ -93,13 +115,17 @@ def _raw_api_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.Partitions
     if endpoint is None or spec.api is None:
         raise ValueError(f"{spec.name}/{feed.name} is not an API feed")
 
+    key = asset_key(spec.name, "raw", feed.name)
+
     @dg.asset(
-        key=asset_key(spec.name, "raw", feed.name),
+        key=key,
         partitions_def=partitions,
         io_manager_key=RAW_IO_MANAGER,
         group_name=spec.name,
         kinds=set(spec.kinds),
         pool=spec.name,
+        check_specs=[dg.AssetCheckSpec(FILE_LEDGER_CHECK, asset=key, blocking=True,
+                                       description="Every page fetched was archived and read.")],
         # Outages outlast the client's own bounded retries; come back later, with jitter.
         retry_policy=dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
         description=f"{spec.title}: every page of {endpoint.path} exactly as received, archived write-once.",
@@ -109,7 +135,7 @@ def _raw_api_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.Partitions
         districts: DistrictRegistryResource,
         warehouse: WarehouseResource,
         archive: ArchiveResource,
-    ) -> RawDrop:
+    ):  # noqa: ANN202 - yields
         district_id, _ = partition_parts(context.partition_key)
         district = districts.district(district_id)
         base_url = district.endpoints.get(spec.name) or spec.api.default_base_url
@@ -126,17 +152,20 @@ def _raw_api_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.Partitions
         except PageArchiveNeeded as bad:
             partition = str(context.partition_key)
             base = stage_key("raw-failed", spec.name, feed.name, partition, context.run.run_id)
-            manifest_key, _ = archive_drop(archive.store(), base, bad.drop, partition=partition, run_id=context.run.run_id)
+            manifest_key, _ = archive_drop(archive.store(), base, bad.drop, platform=spec.name, partition=partition,
+                                           run_id=context.run.run_id)
             raise dg.Failure(f"{bad.reason}; every page received, the bad one included, is archived: {manifest_key}",
                              allow_retries=False) from None
         except (UpstreamUnavailable, RateLimited) as error:
             raise dg.Failure(str(error)) from None
-        except AdapterError as error:
-            raise dg.Failure(str(error), allow_retries=False) from None
+        except Exception as error:  # noqa: BLE001 - only outages are worth Dagster's retries
+            # A missing credential or a rejected request fails the same way in 30 s: say why now.
+            raise dg.Failure(f"{spec.name}/{feed.name}: {type(error).__name__}: {error}", allow_retries=False) from None
         records = sum(int(page["records"]) for page in drop.meta.get("pages", []))
         context.log.info(f"{spec.name}/{feed.name} {context.partition_key}: {len(drop.files)} pages, {records} records "
                          f"({plan.sync_mode}{' since ' + drop.meta['cursor'] if plan.cursor else ''})")
-        return drop
+        yield dg.Output(drop)
+        yield file_ledger_check(key, drop)
 
     return raw
 
@@ -160,8 +189,10 @@ def _parsed_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.PartitionsD
         except DropError as error:
             raise dg.Failure(f"{spec.name}/{feed.name}: {error}") from None
         context.add_output_metadata({
-            "records": batch.records,
+            "received": batch.received,
+            "not_applicable": len(batch.not_applicable),
             "parse_errors": len(batch.errors),
+            "files": "; ".join(batch.notes) or "none",
             "sync_mode": batch.sync_mode,
             "missing_columns": ", ".join(batch.missing_columns) or "none",
             "dagster/row_count": len(batch.frame),
@@ -172,48 +203,48 @@ def _parsed_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.PartitionsD
 
 
 def _validated_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
+    key = asset_key(spec.name, "validated", feed.name)
     referenced = _referenced_feeds(spec, feed)
     ref_ins = {f"ref_{f.name}": dg.AssetIn(asset_key(spec.name, "validated", f.name)) for f in referenced.values()}
 
     @dg.asset(
-        key=asset_key(spec.name, "validated", feed.name),
+        key=key,
         ins={"parsed": dg.AssetIn(asset_key(spec.name, "parsed", feed.name)), **ref_ins},
         partitions_def=partitions,
         io_manager_key=BATCH_IO_MANAGER,
         group_name=spec.name,
         kinds={"pandera"},
+        check_specs=gate_check_specs(key, spec.thresholds),
         description=(
             f"{feed.entity.name} rows of {spec.title} that passed the schema, reference and identity checks; "
             "the rest are quarantined with a per-record report."
         ),
     )
-    def validated(
-        context: dg.AssetExecutionContext, parsed: ParsedBatch, warehouse: WarehouseResource, **refs: ValidatedBatch
-    ) -> ValidatedBatch:
+    def validated(context: dg.AssetExecutionContext, parsed: ParsedBatch, warehouse: WarehouseResource,
+                  **refs: ValidatedBatch):  # noqa: ANN202 - yields
         district_id, _ = partition_parts(context.partition_key)
-        batch_ids = referenced_batch_ids(feed, {entity: refs[f"ref_{f.name}"] for entity, f in referenced.items()})
+        batch_ids = referenced_batch_ids(feed, {entity: refs[f"ref_{f.name}"] for entity, f in referenced.items()},
+                                         own=parsed)
         resolver = ReferenceResolver(batch_ids, warehouse, district_id)
         result = validate_batch(
             feed,
             parsed,
             reference_exists=resolver.exists,
             person_lookup=lambda ids, id_types: warehouse.person_ids(district_id, ids, id_types),
+            thresholds=spec.thresholds,
         )
+        ledger = result.ledger()
         # Counts and rule names only: offending values can be student PII and stay in the archive.
-        context.log.info(
-            f"{spec.name}/{feed.name} {context.partition_key}: {result.received} received, {len(result.rows)} passed, "
-            f"{result.quarantined} quarantined ({result.quarantine_rate:.1%}); top failures: {result.summary_by_rule(3)}"
-        )
-        context.add_output_metadata({
-            "received": result.received,
-            "passed": len(result.rows),
-            "quarantined": result.quarantined,
+        context.log.info(f"{spec.name}/{feed.name} {context.partition_key}: {ledger.line()}; "
+                         f"top failures: {result.summary_by_rule(3)}")
+        yield dg.Output(result, metadata={
+            **ledger.as_metadata(),
             "quarantine_rate": dg.MetadataValue.float(round(result.quarantine_rate, 6)),
-            "duplicates_dropped": result.duplicates_dropped,
             "top_failures": result.summary_by_rule(),
             "sync_mode": result.sync_mode,
+            "dagster/row_count": len(result.rows),
         })
-        return result
+        yield from gate_results(key, result, spec.thresholds)
 
     return validated
 
@@ -223,9 +254,12 @@ def _loaded_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.PartitionsD
     # Referenced rows load first, so a reader never sees an enrollment before its class.
     load_after = [asset_key(spec.name, "loaded", f.name) for f in _referenced_feeds(spec, feed).values()]
 
+    key = asset_key(spec.name, "loaded", feed.name)
+
     @dg.asset(
-        key=asset_key(spec.name, "loaded", feed.name),
+        key=key,
         ins={"validated": dg.AssetIn(validated_key)},
+        check_specs=[ledger_check_spec(key)],
         deps=load_after,
         partitions_def=partitions,
         group_name=spec.name,
@@ -238,11 +272,13 @@ def _loaded_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.PartitionsD
     def loaded(
         context: dg.AssetExecutionContext, validated: ValidatedBatch, warehouse: WarehouseResource
     ) -> dg.MaterializeResult:
-        ensure_gate_passed(context.instance, validated_key, str(context.partition_key))
+        ensure_gate_passed(validated, validated_key, str(context.partition_key))
         district_id, _ = partition_parts(context.partition_key)
+        ledger = validated.ledger()
         if validated.sync_mode == "absent":
             context.log.info(f"{spec.name}/{feed.name} {context.partition_key}: absent in this drop, nothing loaded")
-            return dg.MaterializeResult(metadata={"sync_mode": "absent", "inserted": 0, "updated": 0, "deactivated": 0})
+            return dg.MaterializeResult(metadata={"sync_mode": "absent", **ledger.as_metadata()},
+                                        check_results=[record_ledger_check(key, ledger)])
         snapshot_of = {"district_id": district_id, "source_platform": spec.name} if validated.sync_mode == "snapshot" else None
         cursor = None
         if validated.next_cursor:
@@ -251,27 +287,26 @@ def _loaded_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.PartitionsD
         try:
             stats = warehouse.load(feed.entity, validated.rows, snapshot_of=snapshot_of, now=datetime.now(UTC),
                                    quarantined=validated.quarantine,
-                                   max_deactivated_share=spec.thresholds.max_deactivation, cursor=cursor)
+                                   max_deactivated_share=spec.thresholds.max_deactivation, cursor=cursor,
+                                   tombstones=validated.tombstones)
         except MassDeactivationError as error:
             raise dg.Failure(f"{spec.name}/{feed.name} {context.partition_key}: {error}") from None
-        context.log.info(
-            f"{spec.name}/{feed.name} {context.partition_key}: inserted {stats.inserted}, updated {stats.updated}, "
-            f"unchanged {stats.unchanged}, deactivated {stats.deactivated}"
+        tombstones = 0 if validated.tombstones is None else len(validated.tombstones)
+        if "active" in validated.rows.columns:
+            tombstones += int(validated.rows["active"].eq(False).sum())
+        ledger = ledger.with_load(inserted=stats.inserted, updated=stats.updated, unchanged=stats.unchanged,
+                                  tombstones=tombstones, deactivated_missing=stats.deactivated)
+        context.log.info(f"{spec.name}/{feed.name} {context.partition_key}: {ledger.line()}")
+        return dg.MaterializeResult(
+            metadata={"sync_mode": validated.sync_mode, **ledger.as_metadata(), "dagster/row_count": len(validated.rows)},
+            check_results=[record_ledger_check(key, ledger)],
         )
-        return dg.MaterializeResult(metadata={
-            "sync_mode": validated.sync_mode,
-            "inserted": stats.inserted,
-            "updated": stats.updated,
-            "unchanged": stats.unchanged,
-            "deactivated": stats.deactivated,
-            "dagster/row_count": len(validated.rows),
-        })
 
     return loaded
 
 
 def build_platform_assets(spec: PlatformSpec, partitions: dg.PartitionsDefinition, warehouse_kind: str) -> PlatformAssets:
-    """All assets and checks of one platform.
+    """All assets of one platform, each carrying the checks its step computes.
 
     Args:
         spec: the platform.
@@ -279,7 +314,6 @@ def build_platform_assets(spec: PlatformSpec, partitions: dg.PartitionsDefinitio
         warehouse_kind: Dagster kind shown on loaded assets (`postgres` or `sqlite`).
     """
     assets: list[dg.AssetsDefinition] = []
-    checks: list[dg.AssetChecksDefinition] = []
     for feed in spec.feeds:
         raw_builder = _raw_api_asset if spec.delivery == "api" else _raw_file_asset
         assets += [
@@ -288,6 +322,4 @@ def build_platform_assets(spec: PlatformSpec, partitions: dg.PartitionsDefinitio
             _validated_asset(spec, feed, partitions),
             _loaded_asset(spec, feed, partitions, warehouse_kind),
         ]
-        referenced = {entity: asset_key(spec.name, "validated", f.name) for entity, f in _referenced_feeds(spec, feed).items()}
-        checks += build_quarantine_checks(spec, feed, asset_key(spec.name, "validated", feed.name), referenced, partitions)
-    return PlatformAssets(assets, checks)
+    return PlatformAssets(assets)

@@ -141,6 +141,28 @@ class ArchiveStore(ABC):
             ValueError: If ``key`` is not a valid archive key.
         """
 
+    def put_content(
+        self, prefix: str, name: str, data: bytes, *, content_type: str = "application/octet-stream"
+    ) -> ArchivedObject:
+        """Store ``data`` once under ``prefix``, keyed by its sha256, however often it arrives.
+
+        The same bytes received again (the file every feed of a bundle reads, a re-sent
+        drop) land on the same key, so they are archived once and stay write-once: an
+        existing key already holds exactly these bytes, because the key is their digest.
+
+        Args:
+            prefix: Archive key of the folder (platform, district, day).
+            name: Human name kept as the last segment (a safe file name).
+            data: Bytes to store.
+            content_type: MIME type recorded by backends that keep one.
+        """
+        digest = hashlib.sha256(data).hexdigest()
+        key = f"{prefix}/sha256={digest}/{name}"
+        try:
+            return self.put(key, data, content_type=content_type)
+        except ArchiveObjectExists:
+            return ArchivedObject(key=key, sha256=digest, size=len(data))
+
     @abstractmethod
     def get(self, key: str) -> bytes:
         """Read the bytes stored under ``key``.

@@ -18,10 +18,8 @@ from typing import Any
 import dagster as dg
 import pandas as pd
 
-from edassets.adapters.file_drop import RawDrop, ReceivedFile
-from edassets.adapters.mapping import ParsedBatch
 from edassets.assets.partitions import partition_parts
-from edassets.checks.validation import ValidatedBatch
+from edassets.handoffs import FileOutcome, GateDecision, ParsedBatch, RawDrop, ReceivedFile, ValidatedBatch, report_csv
 from edassets.resources.archive import ArchiveResource, ArchiveStore, archive_key
 
 MANIFEST_METADATA_KEY = "archive_manifest"
@@ -49,19 +47,32 @@ def _base_key(context: dg.OutputContext, stage: str) -> str:
     return stage_key(stage, platform, feed, context.partition_key, context.run_id)
 
 
-def archive_drop(store: ArchiveStore, base: str, drop: RawDrop, *, partition: str, run_id: str) -> tuple[str, list[dict[str, Any]]]:
-    """Write every received file and container of a drop, then its manifest; return the manifest key and entries."""
-    entries = []
-    for received in drop.files:
-        content_type = mimetypes.guess_type(received.name)[0] or "application/octet-stream"
-        stored = store.put(f"{base}/{safe_name(received.name)}", received.data, content_type=content_type)
-        entries.append({"name": received.name, "key": stored.key, "sha256": stored.sha256,
-                        "size": stored.size, "container": received.container})
-    containers = []
-    for container in drop.containers:
-        stored = store.put(f"{base}/container/{safe_name(container.name)}", container.data, content_type="application/zip")
-        containers.append({"name": container.name, "key": stored.key, "sha256": stored.sha256, "size": stored.size})
-    manifest = {"files": entries, "roles": dict(drop.roles), "containers": containers, "missing": list(drop.missing),
+def _put_file(store: ArchiveStore, prefix: str, received: ReceivedFile) -> dict[str, Any]:
+    content_type = mimetypes.guess_type(received.name)[0] or "application/octet-stream"
+    stored = store.put_content(prefix, safe_name(received.name), received.data, content_type=content_type)
+    return {"name": received.name, "key": stored.key, "sha256": stored.sha256, "size": stored.size,
+            "container": received.container}
+
+
+def archive_drop(store: ArchiveStore, base: str, drop: RawDrop, *, platform: str, partition: str,
+                 run_id: str) -> tuple[str, list[dict[str, Any]]]:
+    """Archive every file the drop brought (read or ignored) and its containers, then its manifest.
+
+    File bytes are keyed by sha256 under the platform, district and day, so a file every
+    feed of a bundle reads, or a drop handed over twice, is stored once; the manifest
+    under `base` (stage, feed, time, run) says which objects this materialization received.
+
+    Returns:
+        The manifest key and the entries of the files the feed reads.
+    """
+    district, day = partition_parts(partition)
+    prefix = archive_key("raw", platform, district, day)
+    entries = [_put_file(store, prefix, received) for received in drop.files]
+    ignored = [_put_file(store, prefix, received) for received in drop.ignored_files]
+    containers = [_put_file(store, prefix, container) for container in drop.containers]
+    manifest = {"files": entries, "roles": {role: list(names) for role, names in drop.roles.items()},
+                "containers": containers, "missing": list(drop.missing), "ignored_files": ignored,
+                "inventory": [vars(outcome) | {"read_by": list(outcome.read_by)} for outcome in drop.inventory],
                 "meta": dict(drop.meta), "partition": partition, "run_id": run_id}
     manifest_key = store.put(f"{base}/_manifest.json", json.dumps(manifest, indent=1).encode(),
                              content_type="application/json").key
@@ -97,7 +108,7 @@ class RawArchiveIOManager(dg.ConfigurableIOManager):
 
     def handle_output(self, context: dg.OutputContext, obj: RawDrop) -> None:
         store = self.archive.store()
-        manifest_key, entries = archive_drop(store, _base_key(context, "raw"), obj,
+        manifest_key, entries = archive_drop(store, _base_key(context, "raw"), obj, platform=context.asset_key.path[0],
                                              partition=context.partition_key, run_id=context.run_id)
         context.add_output_metadata({
             MANIFEST_METADATA_KEY: manifest_key,
@@ -105,6 +116,7 @@ class RawArchiveIOManager(dg.ConfigurableIOManager):
             "files": len(entries),
             "bytes": sum(e["size"] for e in entries),
             "missing_files": ", ".join(obj.missing) or "none",
+            "files_ignored": dg.MetadataValue.json({f.name: f.reason for f in obj.inventory if f.ignored}),
             "sha256": dg.MetadataValue.json({e["name"]: e["sha256"] for e in entries}),
         })
 
@@ -118,29 +130,37 @@ class RawArchiveIOManager(dg.ConfigurableIOManager):
             if received.sha256 != entry["sha256"]:
                 raise ArchiveIntegrityError(f"archive object {entry['key']} does not match its recorded sha256")
             files.append(received)
-        return RawDrop(files=tuple(files), roles=manifest["roles"], missing=tuple(manifest["missing"]),
-                       meta=manifest.get("meta", {}))
+        inventory = tuple(FileOutcome(**{**entry, "read_by": tuple(entry["read_by"])})
+                          for entry in manifest.get("inventory", []))
+        return RawDrop(files=tuple(files), roles={role: tuple(names) for role, names in manifest["roles"].items()},
+                       missing=tuple(manifest["missing"]), inventory=inventory, meta=manifest.get("meta", {}))
 
 
 def _frames_of(obj: ParsedBatch | ValidatedBatch) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
     if isinstance(obj, ParsedBatch):
-        return {"rows": obj.frame, "errors": obj.errors}, {
-            "type": "parsed", "sync_mode": obj.sync_mode, "archive_key": obj.archive_key,
-            "missing_columns": list(obj.missing_columns), "next_cursor": obj.next_cursor,
+        return {"rows": obj.frame, "errors": obj.errors, "not_applicable": obj.not_applicable}, {
+            "type": "parsed", "sync_mode": obj.sync_mode, "received": obj.received, "archive_key": obj.archive_key,
+            "missing_columns": list(obj.missing_columns), "next_cursor": obj.next_cursor, "notes": list(obj.notes),
         }
-    return {"rows": obj.rows, "quarantine": obj.quarantine, "report": obj.report}, {
-        "type": "validated", "sync_mode": obj.sync_mode, "received": obj.received,
-        "quarantined": obj.quarantined, "duplicates_dropped": obj.duplicates_dropped,
-        "next_cursor": obj.next_cursor,
+    frames = {"rows": obj.rows, "quarantine": obj.quarantine, "report": obj.report}
+    if obj.tombstones is not None:
+        frames["tombstones"] = obj.tombstones
+    return frames, {
+        "type": "validated", "sync_mode": obj.sync_mode, "received": obj.received, "quarantined": obj.quarantined,
+        "duplicates": obj.duplicates, "not_applicable": obj.not_applicable,
+        "gate": {"passed": obj.gate.passed, "reasons": list(obj.gate.reasons)}, "next_cursor": obj.next_cursor,
     }
 
 
 def _batch_from(frames: dict[str, pd.DataFrame], meta: dict[str, Any]) -> ParsedBatch | ValidatedBatch:
     if meta["type"] == "parsed":
-        return ParsedBatch(frames["rows"], frames["errors"], meta["sync_mode"], meta["archive_key"],
-                           tuple(meta["missing_columns"]), meta.get("next_cursor"))
+        return ParsedBatch(frames["rows"], frames["errors"], meta["sync_mode"], meta["received"],
+                           frames["not_applicable"], meta["archive_key"], tuple(meta["missing_columns"]),
+                           meta.get("next_cursor"), tuple(meta["notes"]))
+    gate = GateDecision(meta["gate"]["passed"], tuple(meta["gate"]["reasons"]))
     return ValidatedBatch(frames["rows"], frames["quarantine"], frames["report"], meta["sync_mode"],
-                          meta["received"], meta["quarantined"], meta["duplicates_dropped"], meta.get("next_cursor"))
+                          meta["received"], meta["quarantined"], frames.get("tombstones"), meta["duplicates"],
+                          meta["not_applicable"], gate, meta.get("next_cursor"))
 
 
 class BatchArchiveIOManager(dg.ConfigurableIOManager):
@@ -164,7 +184,7 @@ class BatchArchiveIOManager(dg.ConfigurableIOManager):
             keys[name] = store.put(f"{base}/{name}.parquet", buffer.getvalue(), content_type="application/vnd.apache.parquet").key
         metadata: dict[str, Any] = {}
         if isinstance(obj, ValidatedBatch):
-            report_key = store.put(f"{base}/quarantine_report.csv", obj.report.to_csv(index=False).encode(), content_type="text/csv").key
+            report_key = store.put(f"{base}/quarantine_report.csv", report_csv(obj.report), content_type="text/csv").key
             meta["report_csv"] = report_key
             metadata["quarantine_report"] = dg.MetadataValue.path(store.describe(report_key))
         manifest_key = store.put(f"{base}/_batch.json", json.dumps({**meta, "frames": keys}).encode(), content_type="application/json").key

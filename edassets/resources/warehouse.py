@@ -4,7 +4,7 @@ All SQL of the platform lives here, in `loader.py` and in `migrations/`.
 """
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -16,7 +16,7 @@ from alembic.config import Config
 from pydantic import PrivateAttr
 from sqlalchemy.dialects import postgresql, sqlite
 
-from edassets.resources.loader import LoadStats, SnapshotScope, upsert_frame
+from edassets.resources.loader import LoadStats, SnapshotScope, deactivate_keys, upsert_frame
 from edassets.schema.entities import ENTITIES_BY_NAME, PERSON_IDENTIFIER
 from edassets.schema.model import LINEAGE_COLUMNS, Entity
 from edassets.schema.tables import SYNC_CURSOR, table
@@ -98,6 +98,7 @@ class WarehouseResource(dg.ConfigurableResource):
         quarantined: pd.DataFrame | None = None,
         max_deactivated_share: float = 1.0,
         cursor: CursorAdvance | None = None,
+        tombstones: pd.DataFrame | None = None,
     ) -> LoadStats:
         """Upsert one validated batch in one transaction.
 
@@ -112,6 +113,8 @@ class WarehouseResource(dg.ConfigurableResource):
             max_deactivated_share: refuse (roll back) a snapshot that would deactivate more
                 than this share of the scope's active rows.
             cursor: incremental cursor to advance when (and only if) this load commits.
+            tombstones: keys (and lineage) of delta deletions to deactivate by key alone;
+                counted as updated when they deactivate an active row, else unchanged.
 
         Raises:
             MassDeactivationError: the snapshot would deactivate too much; nothing was written.
@@ -139,6 +142,10 @@ class WarehouseResource(dg.ConfigurableResource):
                     f"(more than {max_deactivated_share:.0%}); nothing was loaded. A truncated export looks like this; "
                     "if the district really dropped them, raise the platform's max_deactivation threshold for one run"
                 )
+            if tombstones is not None and len(tombstones):
+                gone = deactivate_keys(connection, target, tombstones, key=entity.key, now=now)
+                stats = replace(stats, received=stats.received + len(tombstones), updated=stats.updated + gone,
+                                unchanged=stats.unchanged + len(tombstones) - gone)
             if cursor is not None:
                 _advance_cursor(connection, cursor, now)
             return stats

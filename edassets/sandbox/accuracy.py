@@ -14,7 +14,7 @@ import pandas as pd
 
 from edassets.assets.factory import asset_key
 from edassets.assets.partitions import partition_key
-from edassets.checks.validation import ValidatedBatch
+from edassets.handoffs import ValidatedBatch
 from edassets.platforms import PLATFORMS
 from edassets.resources.archive import ArchiveStore
 from edassets.resources.io_managers import latest_manifest, read_batch

@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from edassets.adapters.file_drop import DropError, ReceivedFile, collect_files, select_drop
-from edassets.platforms import nwea_map
+from edassets.adapters.file_drop import DropError, DropLimits, collect_files, select_drop
+from edassets.handoffs import ReceivedFile
+from edassets.platforms import nwea_map, oneroster_csv
 from tests.shared_fixtures import shared_fixture
 
 USERS = b"sourcedId,role\nu1,student\n"
@@ -17,7 +18,7 @@ STUDENTS_EXPORT = b"TermName,StudentID,Grade,StudentDateOfBirth\nFall 2021-2022,
 
 
 def _zip(path: Path, members: dict[str, bytes]) -> Path:
-    with zipfile.ZipFile(path, "w") as bundle:
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as bundle:
         for name, data in members.items():
             bundle.writestr(name, data)
     return path
@@ -59,11 +60,14 @@ def _zip_in_folder(tmp_path: Path) -> list[Path]:
 @pytest.mark.parametrize(
     ("layout", "expected_files", "expected_containers"),
     [
-        pytest.param(_folder, [("orgs.csv", ORGS, None), ("users.csv", USERS, None)], [], id="folder"),
+        # Hidden files are received too: the drop's inventory says why they are not read.
+        pytest.param(_folder, [(".DS_Store", b"\0", None), ("orgs.csv", ORGS, None), ("users.csv", USERS, None)], [],
+                     id="folder"),
         pytest.param(_single_file, [("users.csv", USERS, None)], [], id="single-file"),
         pytest.param(_flat_zip, [("users.csv", USERS, "bundle.zip"), ("orgs.csv", ORGS, "bundle.zip")], ["bundle.zip"],
                      id="flat-zip"),
-        pytest.param(_wrapped_zip, [("users.csv", USERS, "Bundle.ZIP"), ("orgs.csv", ORGS, "Bundle.ZIP")],
+        pytest.param(_wrapped_zip, [("users.csv", USERS, "Bundle.ZIP"), ("orgs.csv", ORGS, "Bundle.ZIP"),
+                                    ("._users.csv", b"\0", "Bundle.ZIP")],
                      ["Bundle.ZIP"], id="zip-with-wrapping-folder"),
         pytest.param(_zip_in_folder, [("users.csv", USERS, "bundle.zip"), ("orgs.csv", ORGS, None)], ["bundle.zip"],
                      id="zip-inside-folder"),
@@ -106,22 +110,51 @@ def test_sha256_of_received_bytes() -> None:
 def test_select_drop_is_case_insensitive_and_reports_missing() -> None:
     files = [ReceivedFile("Users.CSV", USERS), ReceivedFile("orgs.csv", ORGS), ReceivedFile("notes.csv", b"x\n")]
 
-    drop = select_drop(files, [], ["users.csv", "ORGS.csv", "roles.csv", "users.csv"])
+    drop = select_drop(files, [], oneroster_csv.SPEC, oneroster_csv.SPEC.feed("persons"))
 
-    assert dict(drop.roles) == {"users.csv": "Users.CSV", "orgs.csv": "orgs.csv"}
-    assert [f.name for f in drop.files] == ["Users.CSV", "orgs.csv"]
-    assert drop.missing == ("roles.csv",)
-    assert {role: f.data for role, f in drop.by_name().items()} == {"users.csv": USERS, "orgs.csv": ORGS}
+    assert dict(drop.roles) == {"users.csv": ("Users.CSV",)}
+    assert [f.name for f in drop.files] == ["Users.CSV"]
+    assert drop.missing == ("demographics.csv", "roles.csv", "manifest.csv")
+    assert {role: [f.data for f in found] for role, found in drop.by_role().items()} == {"users.csv": [USERS]}
 
 
-def test_select_drop_keeps_only_the_containers_used() -> None:
+def test_every_file_of_the_drop_gets_an_outcome() -> None:
+    files = [ReceivedFile("users.csv", USERS), ReceivedFile("orgs.csv", ORGS), ReceivedFile("notes.txt", b"hello"),
+             ReceivedFile("copy of users.csv", USERS), ReceivedFile(".DS_Store", b"\0")]
+
+    drop = select_drop(files, [], oneroster_csv.SPEC, oneroster_csv.SPEC.feed("courses"))
+
+    outcomes = {f.name: (f.read_by, f.reason) for f in drop.inventory}
+    assert outcomes["users.csv"] == (("persons", "person_identifiers"), "")
+    assert outcomes["orgs.csv"] == (("districts", "schools"), "")
+    assert outcomes["notes.txt"][1].startswith("not a file OneRoster CSV reads")
+    assert outcomes["copy of users.csv"][1] == "identical to users.csv (same sha256); read once"
+    assert outcomes[".DS_Store"][1] == "hidden or operating-system metadata file"
+    # The courses feed reads none of them, but every file is accounted for and travels to the archive.
+    assert drop.files == () and drop.missing == ("courses.csv", "manifest.csv")
+    assert {f.name for f in drop.ignored_files} == {"notes.txt", "copy of users.csv", ".DS_Store"}
+    assert drop.file_imbalance() is None
+
+
+def test_a_drop_of_another_standard_is_refused_with_one_line() -> None:
+    with pytest.raises(DropError, match="none of the 2 files is a NWEA MAP Growth file .*another platform"):
+        select_drop([ReceivedFile("users.csv", USERS), ReceivedFile("orgs.csv", ORGS)], [], nwea_map.SPEC)
+
+
+def test_an_empty_drop_is_refused() -> None:
+    with pytest.raises(DropError, match="holds no files"):
+        select_drop([], [], nwea_map.SPEC)
+
+
+def test_every_containers_is_kept() -> None:
     used = ReceivedFile("roster.zip", b"zip-1")
     unused = ReceivedFile("photos.zip", b"zip-2")
     files = [ReceivedFile("users.csv", USERS, container="roster.zip"), ReceivedFile("me.jpg", b"", container="photos.zip")]
 
-    drop = select_drop(files, [used, unused], ["users.csv"])
+    drop = select_drop(files, [used, unused], oneroster_csv.SPEC, oneroster_csv.SPEC.feed("persons"))
 
-    assert drop.containers == (used,)
+    assert drop.containers == (used, unused)
+    assert [f.name for f in drop.ignored_files] == ["me.jpg"]
 
 
 def test_select_drop_finds_renamed_files_by_header_signature() -> None:
@@ -132,30 +165,62 @@ def test_select_drop_finds_renamed_files_by_header_signature() -> None:
         ReceivedFile("roster export.csv", STUDENTS_EXPORT),
     ]
 
-    drop = select_drop(files, [ReceivedFile("export.zip", b"zip")], nwea_map.ASSESSMENT_RESULTS.files,
-                       nwea_map.SPEC.file_signatures)
+    drop = select_drop(files, [ReceivedFile("export.zip", b"zip")], nwea_map.SPEC, nwea_map.ASSESSMENT_RESULTS)
 
-    assert dict(drop.roles) == {"assessmentresults.csv": "Fall results.csv", "studentsbyschool.csv": "roster export.csv"}
+    assert drop.roles == {"assessmentresults.csv": ("Fall results.csv",), "studentsbyschool.csv": ("roster export.csv",)}
     assert drop.missing == ()
-    assert [c.name for c in drop.containers] == ["export.zip"]
+    # Same bytes as the .csv: read once, the copy is accounted as identical.
+    assert {f.name: f.reason for f in drop.inventory if f.ignored}["Fall results.txt"].startswith("identical to")
+
+
+def test_every_students_by_school_file_of_a_drop_is_read() -> None:
+    winter = STUDENTS_EXPORT.replace(b"Fall", b"Winter")
+    files = [ReceivedFile("AssessmentResults.csv", RESULTS_EXPORT), ReceivedFile("StudentsBySchool.csv", STUDENTS_EXPORT),
+             ReceivedFile("StudentsBySchool winter.csv", winter)]
+
+    drop = select_drop(files, [], nwea_map.SPEC, nwea_map.ASSESSMENT_RESULTS)
+
+    assert drop.roles["studentsbyschool.csv"] == ("StudentsBySchool.csv", "StudentsBySchool winter.csv")
+    assert not [f for f in drop.inventory if f.ignored]
+
+
+def test_same_names_in_two_folders_of_a_zip_stay_distinct(tmp_path: Path) -> None:
+    winter = STUDENTS_EXPORT.replace(b"Fall", b"Winter")
+    bundle = _zip(tmp_path / "map.zip", {"fall/StudentsBySchool.csv": STUDENTS_EXPORT,
+                                         "winter/StudentsBySchool.csv": winter, "AssessmentResults.csv": RESULTS_EXPORT})
+
+    files, containers = collect_files([bundle])
+    drop = select_drop(files, containers, nwea_map.SPEC, nwea_map.ASSESSMENT_RESULTS)
+
+    assert drop.roles["studentsbyschool.csv"] == ("map.zip/fall/StudentsBySchool.csv", "map.zip/winter/StudentsBySchool.csv")
 
 
 def test_a_file_is_not_given_two_roles() -> None:
     combined = b"TermName,StudentID,TestRITScore,Grade,StudentDateOfBirth\n"
 
-    drop = select_drop([ReceivedFile("combo.csv", combined)], [], nwea_map.ASSESSMENT_RESULTS.files,
-                       nwea_map.SPEC.file_signatures)
+    drop = select_drop([ReceivedFile("combo.csv", combined)], [], nwea_map.SPEC, nwea_map.ASSESSMENT_RESULTS)
 
-    assert dict(drop.roles) == {"assessmentresults.csv": "combo.csv"}
+    assert dict(drop.roles) == {"assessmentresults.csv": ("combo.csv",)}
     assert drop.missing == ("studentsbyschool.csv",)
+
+
+def test_decompressed_size_and_file_count_are_capped(tmp_path: Path) -> None:
+    bomb = _zip(tmp_path / "bomb.zip", {"users.csv": b"sourcedId\n" + b"0" * 5_000_000})
+    assert bomb.stat().st_size < 50_000
+
+    with pytest.raises(DropError, match="expands to more than 1,000,000 bytes .* refused"):
+        collect_files([bomb], DropLimits(max_bytes=1_000_000))
+    many = _zip(tmp_path / "many.zip", {f"f{i}.csv": b"a\n" for i in range(20)})
+    with pytest.raises(DropError, match="more than 10 files"):
+        collect_files([many], DropLimits(max_files=10))
 
 
 def test_real_nwea_sample_is_picked_as_assessment_results() -> None:
     sample = shared_fixture("assessment_vendor_exports/MAP_Growth/sample_anonymized_file.csv")
     files, containers = collect_files([sample])
 
-    drop = select_drop(files, containers, nwea_map.ASSESSMENT_RESULTS.files, nwea_map.SPEC.file_signatures)
+    drop = select_drop(files, containers, nwea_map.SPEC, nwea_map.ASSESSMENT_RESULTS)
 
-    assert dict(drop.roles) == {"assessmentresults.csv": "sample_anonymized_file.csv"}
-    assert drop.by_name()["assessmentresults.csv"].data == sample.read_bytes()
+    assert dict(drop.roles) == {"assessmentresults.csv": ("sample_anonymized_file.csv",)}
+    assert drop.by_role()["assessmentresults.csv"][0].data == sample.read_bytes()
     assert drop.missing == ("studentsbyschool.csv",)

@@ -4,9 +4,10 @@ from dataclasses import replace
 
 import pytest
 
-from edassets.adapters.file_drop import DropError, ReceivedFile, collect_files, select_drop
+from edassets.adapters.file_drop import DropError, collect_files, select_drop
 from edassets.adapters.manifest import resolve_sync_mode
 from edassets.adapters.spec import SyncMode
+from edassets.handoffs import ReceivedFile
 from edassets.platforms import nwea_map, oneroster_csv
 from tests.shared_fixtures import shared_fixture
 
@@ -19,8 +20,8 @@ def _manifest(*rows: str) -> ReceivedFile:
     return ReceivedFile("manifest.csv", ("propertyName,value\n" + "\n".join(rows) + "\n").encode())
 
 
-def _files(*files: ReceivedFile) -> dict[str, ReceivedFile]:
-    return {f.name.lower(): f for f in files}
+def _files(*files: ReceivedFile) -> dict[str, list[ReceivedFile]]:
+    return {f.name.lower(): [f] for f in files}
 
 
 @pytest.mark.parametrize(
@@ -89,10 +90,9 @@ def test_optional_feed_without_its_file_is_absent() -> None:
 
 def test_real_grand_bend_manifest_declares_every_feed_bulk() -> None:
     files, containers = collect_files([shared_fixture("oneroster_csv/v1p1_edfi_lmstoolkit_grandbend")])
-    wanted = [name for feed in ONEROSTER.feeds for name in feed.files] + ["manifest.csv"]
-    drop = select_drop(files, containers, wanted)
+    drop = select_drop(files, containers, ONEROSTER)
 
-    modes = {feed.name: resolve_sync_mode(ONEROSTER, feed, drop.by_name()) for feed in ONEROSTER.feeds}
+    modes = {feed.name: resolve_sync_mode(ONEROSTER, feed, drop.by_role()) for feed in ONEROSTER.feeds}
 
     assert set(modes.values()) == {"snapshot"}
     assert len(modes) == 8

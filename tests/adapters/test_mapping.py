@@ -8,9 +8,10 @@ import pytest
 
 from edassets.adapters.codes import code_map
 from edassets.adapters.csv_files import CsvTable, read_csv_text
-from edassets.adapters.mapping import ERROR_COLUMNS, ParsedBatch, map_feed
+from edassets.adapters.mapping import map_feed
 from edassets.adapters.spec import Const, Derived, FeedSpec, FieldSource, Join, ParseContext, SyncMode, col
 from edassets.adapters.transforms import integer, iso_or_us_date, lower_text, text
+from edassets.handoffs import FAILURE_COLUMNS, ParsedBatch
 from edassets.schema import entities as e
 from edassets.schema.model import Entity
 
@@ -45,7 +46,7 @@ def _values(series: pd.Series) -> list[object]:
 
 def _errors(batch: ParsedBatch) -> list[tuple[object, ...]]:
     # The per-error archive key only matters for batches spanning several objects (API pages).
-    columns = [c for c in ERROR_COLUMNS if c != "lineage_archive_key"]
+    columns = [c for c in FAILURE_COLUMNS if c != "lineage_archive_key"]
     return [tuple(None if pd.isna(v) else v for v in row) for row in batch.errors[columns].itertuples(index=False)]
 
 
@@ -109,7 +110,7 @@ def test_parse_failures_become_na_and_error_rows() -> None:
         (-1, 1, "(record)", "malformed CSV row: expected 4 fields, got 5", None),
     ]
     # Blank cells (s3) are missing values, not parse failures; the broken line still counts as received.
-    assert batch.records == 4
+    assert batch.received == 4
     assert batch.errors["row"].dtype == "int64"
 
 
@@ -154,7 +155,22 @@ def test_where_keeps_matching_records_with_their_record_index() -> None:
 
     assert _values(batch.frame["course_id"]) == ["s1", "s2"]
     assert _values(batch.frame["lineage_record_index"]) == [1, 3]
-    assert batch.records == 2
+    # The other records are received too, and set aside with the rule that says so.
+    assert batch.received == 4
+    set_aside = batch.not_applicable
+    assert set_aside["lineage_record_index"].tolist() == [0, 2]
+    assert set(set_aside["rule"]) == {"type is not School: another feed's record"}
+    assert set_aside["value"].tolist() == ["district", ""]
+
+
+def test_empty_required_values_are_not_applicable_not_lost() -> None:
+    feed = _feed({"course_id": col("id"), "title": col("title")}, required_values=("title",))
+
+    batch = _map(feed, {"courses.csv": "id,title\nc1,Algebra\nc2,\n"})
+
+    assert _values(batch.frame["course_id"]) == ["c1"]
+    assert batch.received == 2
+    assert batch.not_applicable[["lineage_record_index", "rule"]].values.tolist() == [[1, "no title: nothing to record"]]
 
 
 JOINED = _feed(
@@ -226,7 +242,7 @@ def test_lineage_columns() -> None:
     assert _values(batch.frame["lineage_record_index"]) == [0, 2]
     assert _values(batch.frame["lineage_archive_key"]) == [ARCHIVE_KEY, ARCHIVE_KEY]
     assert _values(batch.frame["lineage_run_id"]) == [RUN_ID, RUN_ID]
-    assert (batch.archive_key, batch.sync_mode, batch.records) == (ARCHIVE_KEY, "incremental", 3)
+    assert (batch.archive_key, batch.sync_mode, batch.received) == (ARCHIVE_KEY, "incremental", 3)
 
 
 def _expected_columns(entity: Entity) -> dict[str, object]:
@@ -258,5 +274,5 @@ def test_absent_file_gives_an_empty_batch() -> None:
 
     assert batch.frame.empty
     assert batch.errors.empty
-    assert list(batch.errors.columns) == list(ERROR_COLUMNS)
-    assert (batch.sync_mode, batch.records, batch.archive_key) == ("absent", 0, "")
+    assert list(batch.errors.columns) == list(FAILURE_COLUMNS)
+    assert (batch.sync_mode, batch.received, batch.archive_key) == ("absent", 0, "")

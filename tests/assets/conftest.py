@@ -44,13 +44,22 @@ def instance() -> Iterator[dg.DagsterInstance]:
 Importer = Callable[..., ImportOutcome]
 
 
+def assert_ledgers_balance(outcome: ImportOutcome) -> None:
+    """Every pipeline a test runs proves its conservation equation, whatever else it asserts."""
+    unbalanced = {f.feed: f.ledger.imbalance() for f in outcome.feeds if f.ledger.imbalance()}
+    assert not unbalanced, unbalanced
+    assert outcome.failure is None or "does not balance" not in outcome.failure, outcome.failure
+
+
 @pytest.fixture
 def run(settings: Settings, instance: dg.DagsterInstance) -> Importer:
     """`run(platform, paths, district, day=DAY)` imports through the real job on the test instance."""
 
     def _run(platform: str, paths: list[Path], district: str, day: str = DAY, **kwargs: object) -> ImportOutcome:
-        return run_platform(platform, district, day, paths=[str(p) for p in paths], timezone="America/Chicago",
-                            settings=kwargs.pop("settings", settings), instance=instance, **kwargs)
+        outcome = run_platform(platform, district, day, paths=[str(p) for p in paths], timezone="America/Chicago",
+                               settings=kwargs.pop("settings", settings), instance=instance, **kwargs)
+        assert_ledgers_balance(outcome)
+        return outcome
 
     return _run
 

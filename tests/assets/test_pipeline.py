@@ -88,6 +88,8 @@ def test_reimport_changes_nothing_then_the_next_snapshot_deactivates_what_it_lac
         pd.testing.assert_frame_equal(_table(settings, name, "snap"), frame)
     raw_after = set(archive.list("raw/oneroster_csv/persons/snap/"))
     assert raw_before < raw_after and all(archive.exists(key) for key in raw_before)  # the archive only grows
+    # users.csv, read by two feeds in two imports, is archived once: the same bytes are never stored twice.
+    assert len([k for k in archive.list("raw/oneroster_csv/snap/2026-03-02/") if k.endswith("/users.csv")]) == 1
 
     bundle = tmp_path / "next_bundle"
     shutil.copytree(files.oneroster_dir, bundle)
@@ -104,7 +106,10 @@ def test_reimport_changes_nothing_then_the_next_snapshot_deactivates_what_it_lac
     assert not persons.loc[withdrawn, "active"] and persons.loc[withdrawn, "deactivated_at"] is not None
     assert not persons.loc[deleted, "active"]
     assert persons["active"].sum() == len(persons) - 2
-    assert {f.feed: f.deactivated for f in outcome.feeds}["persons"] == 1  # the missing one; the other came inactive
+    persons_ledger = {f.feed: f.ledger for f in outcome.feeds}["persons"]
+    # One deactivated because the snapshot no longer has it, one because it came as a tombstone.
+    assert (persons_ledger.deactivated_missing, persons_ledger.tombstones) == (1, 1)
+    assert persons_ledger.imbalance() is None
     assert len(persons) == files.expected["users.csv"]  # nothing is ever deleted
 
 
@@ -120,11 +125,13 @@ def test_malformed_and_invalid_rows_are_quarantined_while_good_rows_load(run, di
     assert by_feed["persons"].loaded == files.expected["users.csv"]
     assert by_feed["classes"].quarantined == files.bad["classes.csv"]
     report = pd.read_csv(by_feed["enrollments"].report)
-    assert report["lineage_archive_key"].str.startswith("raw/oneroster_csv/enrollments/dirty/").all()
+    quarantined = report[report["outcome"] == "quarantined"]
+    assert quarantined["lineage_archive_key"].str.startswith("raw/oneroster_csv/dirty/").all()
+    assert quarantined["lineage_archive_key"].str.endswith("/enrollments.csv").all()
     assert by_feed["enrollments"].quarantined == files.bad["enrollments.csv"]
     # The zip itself is archived whole next to the files that came out of it.
     archive = open_archive(settings.archive_url)
-    containers = [k for k in archive.list("raw/oneroster_csv/persons/dirty/") if "/container/" in k]
+    containers = [k for k in archive.list("raw/oneroster_csv/dirty/") if k.endswith("/bundle.zip")]
     assert [archive.get(k) for k in containers] == [bundle.read_bytes()]
 
 
@@ -147,6 +154,6 @@ def test_postgres_warehouse_and_s3_archive_end_to_end(run, district_files, tmp_p
     assert len(snapshot["person"]) == files.expected["users.csv"]
     assert len(_table(settings, "assessment_result", "pgs3")) == files.expected["AssessmentResults.csv"]
     archive = open_archive(settings.archive_url, s3_endpoint_url=moto_s3_endpoint)
-    raw_users = [k for k in archive.list("raw/oneroster_csv/persons/pgs3/") if k.endswith("users.csv")]
-    assert len(raw_users) == 2
+    raw_users = [k for k in archive.list("raw/oneroster_csv/pgs3/") if k.endswith("users.csv")]
+    assert len(raw_users) == 1  # two imports, two feeds each: the same bytes are stored once
     assert archive.get(raw_users[0]) == (files.oneroster_dir / "users.csv").read_bytes()

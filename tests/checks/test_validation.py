@@ -8,8 +8,9 @@ import pytest
 
 from edassets.adapters.csv_files import read_csv_text
 from edassets.adapters.mapping import ParsedBatch, map_feed
-from edassets.adapters.spec import Crosswalk, FeedSpec, ParseContext
-from edassets.checks.validation import REPORT_COLUMNS, ReferenceCheck, ValidatedBatch, validate_batch
+from edassets.adapters.spec import Crosswalk, FeedSpec, ParseContext, Thresholds
+from edassets.checks.validation import ReferenceCheck, validate_batch
+from edassets.handoffs import REPORT_COLUMNS, ValidatedBatch
 from edassets.platforms import nwea_map, oneroster_csv
 
 CONTEXT = ParseContext(district_id="d1", timezone=ZoneInfo("America/Chicago"), platform="oneroster_csv")
@@ -32,8 +33,10 @@ def _validate(feed: FeedSpec, text: str, reference_exists: ReferenceCheck = _eve
     return validate_batch(feed, _parse(feed, text), reference_exists=reference_exists)
 
 
-def _report(result: ValidatedBatch) -> list[tuple[object, ...]]:
-    return [tuple(None if pd.isna(v) else v for v in row) for row in result.report.itertuples(index=False)]
+def _report(result: ValidatedBatch, outcome: str = "quarantined") -> list[tuple[object, ...]]:
+    """Report rows of one outcome, without the outcome column."""
+    rows = result.report[result.report["outcome"] == outcome].drop(columns="outcome")
+    return [tuple(None if pd.isna(v) else v for v in row) for row in rows.itertuples(index=False)]
 
 
 def test_clean_batch() -> None:
@@ -117,12 +120,15 @@ def test_exact_repeats_are_dropped_before_anything_is_counted() -> None:
 
     result = _validate(SESSIONS, SESSIONS_HEADER + row + row + "s1,Other,term,2020-08-17,2020-12-18\n")
 
-    assert result.duplicates_dropped == 1
+    assert result.duplicates == 1
     assert _report(result) == [
         (ARCHIVE_KEY, 0, "start_date", "date", "2020-02-30"),
         (ARCHIVE_KEY, 2, "(district_id, session_id)", "duplicate natural key", "d1|s1"),
     ]
-    assert (result.received, result.quarantined) == (3, 2)
+    # The repeat is not silently gone: the report names the record it repeats.
+    assert _report(result, "duplicate") == [(ARCHIVE_KEY, 1, "(record)", "exact repeat of record 0", None)]
+    assert (result.received, result.quarantined, result.duplicates) == (3, 2, 1)
+    assert result.ledger().imbalance() is None
 
 
 def test_crosswalk_feed_needs_a_person_lookup() -> None:
@@ -156,3 +162,48 @@ def test_a_mapping_bug_is_not_blamed_on_the_data() -> None:
 
     with pytest.raises(ValueError, match="batch-level schema failure"):
         validate_batch(SESSIONS, broken, reference_exists=_everything_exists)
+
+
+def test_a_delta_tombstone_needs_only_its_key() -> None:
+    text = ("sourcedId,status,classSourcedId,userSourcedId,role\n"
+            "e1,tobedeleted,,,\n"          # key only: deactivated by key
+            "e2,tobedeleted,c9,u9,wizard\n"  # a bad role and dangling references do not matter either
+            ",tobedeleted,,,\n"            # but a tombstone without its key cannot deactivate anything
+            "e3,active,c1,u1,student\n")
+    batch = map_feed(ENROLLMENTS, {"enrollments.csv": read_csv_text(text.encode())}, context=CONTEXT,
+                     archive_key=ARCHIVE_KEY, run_id="run-1", sync_mode="incremental")
+
+    def only_c1_u1(_: str, __: str | None, ids: pd.Series) -> pd.Series:
+        return ids.isin({"c1", "u1"})
+
+    result = validate_batch(ENROLLMENTS, batch, reference_exists=only_c1_u1)
+
+    assert list(result.tombstones["enrollment_id"]) == ["e1", "e2"]
+    assert list(result.tombstones.columns) == ["district_id", "enrollment_id", "lineage_archive_key",
+                                               "lineage_record_index", "lineage_run_id"]
+    assert list(result.rows["enrollment_id"]) == ["e3"]
+    assert result.quarantined == 1 and _report(result)[0][:3] == (ARCHIVE_KEY, 2, "enrollment_id")
+    assert result.ledger().imbalance() is None and result.ledger().passed == 3
+
+
+def test_the_same_row_in_a_snapshot_is_validated_in_full() -> None:
+    text = "sourcedId,status,classSourcedId,userSourcedId,role\ne1,tobedeleted,,,\n"
+    batch = map_feed(ENROLLMENTS, {"enrollments.csv": read_csv_text(text.encode())}, context=CONTEXT,
+                     archive_key=ARCHIVE_KEY, run_id="run-1", sync_mode="snapshot")
+
+    result = validate_batch(ENROLLMENTS, batch, reference_exists=_everything_exists)
+
+    assert result.tombstones is None and result.quarantined == 1
+
+
+def test_the_gate_is_decided_once_by_validation() -> None:
+    good = SESSIONS_HEADER + "".join(f"s{n},T,term,2020-08-17,2020-12-18\n" for n in range(4))
+
+    passing = validate_batch(SESSIONS, _parse(SESSIONS, good + "s9,,term,2020-08-17,2020-12-18\n"),
+                             reference_exists=_everything_exists, thresholds=Thresholds(block=0.2))
+    blocked = validate_batch(SESSIONS, _parse(SESSIONS, good + "s8,,term,x,y\ns9,,term,,\n"),
+                             reference_exists=_everything_exists, thresholds=Thresholds(block=0.2))
+
+    # 1 of 5 is exactly the threshold (bad / total, not 1 - good / total), 2 of 6 is above it.
+    assert passing.gate.passed
+    assert not blocked.gate.passed and blocked.gate.reasons == ("33.3% quarantined > 20% block threshold",)

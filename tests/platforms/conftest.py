@@ -16,13 +16,13 @@ import pandas as pd
 import pytest
 
 from edassets.adapters.fetch import fetch_feed, plan_fetch
-from edassets.adapters.file_drop import RawDrop, collect_files, select_drop
-from edassets.adapters.mapping import ParsedBatch
+from edassets.adapters.file_drop import collect_files, select_drop
 from edassets.adapters.parse import parse_drop
 from edassets.adapters.spec import FeedSpec, ParseContext, PlatformSpec
 from edassets.checks.references import referenced_batch_ids
-from edassets.checks.validation import ValidatedBatch, validate_batch
+from edassets.checks.validation import validate_batch
 from edassets.demo.sandbox_demo import SANDBOX_SEED
+from edassets.handoffs import ParsedBatch, RawDrop, ValidatedBatch
 from edassets.platforms import PLATFORMS
 from edassets.sandbox import render
 from edassets.sandbox.credentials import SandboxCredentials
@@ -118,8 +118,7 @@ class ContractFixtures:
             for name, data in RENDERED_FILES[spec.name](self.world.state(district_id, TODAY)).items():
                 (folder / name).write_bytes(data)
         files, containers = collect_files([folder])
-        wanted = feed.files + ((spec.manifest.file,) if spec.manifest else ())
-        return select_drop(files, containers, wanted, spec.file_signatures)
+        return select_drop(files, containers, spec, feed)
 
     def parsed(self, platform_name: str, feed_name: str) -> ParsedBatch:
         """The fixture drop parsed as the parsed asset would."""

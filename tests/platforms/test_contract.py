@@ -95,7 +95,7 @@ def _fixture_tables(contract: ContractFixtures, platform_name: str, feed: FeedSp
             for table, endpoint in feed_endpoints(feed)
         }
     wanted = {name.lower() for name in feed.files}
-    return {name: read_csv_text(received.data) for name, received in drop.by_name().items() if name in wanted}
+    return {name: read_csv_text(received.data) for name, received in ((role, found[0]) for role, found in drop.by_role().items()) if name in wanted}
 
 
 def _columns(table: CsvTable | None) -> set[str]:
@@ -169,7 +169,7 @@ def test_the_fixture_parses_and_validates_with_nothing_rejected(
     assert validated.quarantined == 0, (
         f"{validated.quarantined} of {validated.received} records quarantined: {validated.summary_by_rule()}"
     )
-    assert len(validated.rows) + validated.duplicates_dropped == len(parsed.frame)
+    assert len(validated.rows) + validated.duplicates == len(parsed.frame)
 
 
 # --- 4. the platform module stays declarative ---------------------------------------------

@@ -12,9 +12,10 @@ import pytest
 from edassets.adapters.csv_files import read_csv_text
 from edassets.adapters.file_drop import collect_files, select_drop
 from edassets.adapters.manifest import resolve_sync_mode
-from edassets.adapters.mapping import ParsedBatch, map_feed
+from edassets.adapters.mapping import map_feed
 from edassets.adapters.spec import ParseContext
-from edassets.checks.validation import ValidatedBatch, validate_batch
+from edassets.checks.validation import validate_batch
+from edassets.handoffs import ParsedBatch, ValidatedBatch
 from edassets.platforms.nwea_map import ASSESSMENT_RESULTS, GOAL_COLUMNS, GROWTH_COLUMNS, SPEC
 from edassets.schema.grades import to_ceds_grade
 from tests.shared_fixtures import shared_fixture
@@ -56,7 +57,7 @@ def _values(series: pd.Series) -> list[object]:
 def sample() -> tuple[list[dict[str, str]], ParsedBatch, ValidatedBatch]:
     path = shared_fixture(SAMPLE)
     files, containers = collect_files([path])
-    received = select_drop(files, containers, ASSESSMENT_RESULTS.files, SPEC.file_signatures).by_name()
+    received = {role: found[0] for role, found in select_drop(files, containers, SPEC, ASSESSMENT_RESULTS).by_role().items()}
     assert resolve_sync_mode(SPEC, ASSESSMENT_RESULTS, received) == "events"
     batch = _parse({name: f.data for name, f in received.items()})
     # The raw rows, read independently of the code under test.
@@ -67,12 +68,15 @@ def sample() -> tuple[list[dict[str, str]], ParsedBatch, ValidatedBatch]:
 def test_real_sample_parses_and_validates_cleanly(sample: tuple[list[dict[str, str]], ParsedBatch, ValidatedBatch]) -> None:
     _, batch, validated = sample
 
-    assert batch.errors.empty
+    # The last record lacks its final (empty) cell: a short row is malformed, reported, not padded.
+    assert batch.errors[["lineage_record_index", "rule"]].values.tolist() == [
+        [6, "malformed CSV row: expected 143 fields, got 142"]]
     assert batch.missing_columns == ()
-    assert batch.records == 7
-    assert validated.quarantined == 0, validated.summary_by_rule()
-    assert validated.duplicates_dropped == 0
-    assert len(validated.rows) == 7
+    assert batch.received == 7
+    assert validated.quarantined == 1, validated.summary_by_rule()
+    assert validated.duplicates == 0
+    assert len(validated.rows) == 6
+    assert validated.gate.passed and validated.ledger().imbalance() is None
     assert dict(batch.frame.dtypes) == {
         f.name: f.kind.pandas_dtype for f in ASSESSMENT_RESULTS.entity.all_fields if f.name != "lineage_loaded_at"}
 
@@ -81,19 +85,18 @@ def test_real_sample_keys_and_values(sample: tuple[list[dict[str, str]], ParsedB
     raw, batch, validated = sample
     frame = batch.frame
 
+    raw = raw[:6]  # the short last record is quarantined (see above)
     assert frame.loc[0, "result_id"] == "605000:711521234"
-    # The last row has no TestID: its key is StudentID:TermName:TestName:date:time.
-    assert frame.loc[6, "result_id"] == "605000:Fall 2021-2022:Screening: Reading K-2 English:09/20/2021:09:15:30"
     # 09/16/2021 08:54:50 in Chicago (CDT, UTC-5).
     assert frame.loc[0, "administered_at"] == pd.Timestamp("2021-09-16 13:54:50", tz="UTC")
     assert _values(frame["scale_name"]) == [row["Course"] for row in raw]
     assert _values(frame["subject"]) == [row["Subject"] for row in raw]
     assert _values(frame["source_person_id"]) == [row["StudentID"] for row in raw]
     assert _values(frame["scale_score"]) == [float(row["TestRITScore"]) for row in raw]
-    assert _values(frame["counts_for_growth"]) == [True] * 6 + [False]
-    assert _values(frame["vendor"]) == ["NWEA"] * 7
+    assert _values(frame["counts_for_growth"]) == [True] * 6
+    assert _values(frame["vendor"]) == ["NWEA"] * 6
     # No StudentsBySchool.csv: the grade is unknown, not guessed.
-    assert _values(frame["grade_at_test"]) == [None] * 7
+    assert _values(frame["grade_at_test"]) == [None] * 6
     assert _values(validated.rows["person_id"]) == ["P-" + row["StudentID"] for row in raw]
 
 
@@ -105,9 +108,9 @@ def test_real_sample_json_holds_only_non_empty_fields(
 
     parsed = [None if pd.isna(text) else json.loads(text) for text in batch.frame[target]]
 
-    expected = [{c: row[c] for c in columns if row[c]} or None for row in raw]
+    expected = [{c: row[c] for c in columns if row[c]} or None for row in raw[:6]]
     assert parsed == expected
-    assert parsed[0] is not None and parsed[-1] is None
+    assert parsed[0] is not None
 
 
 # --- synthetic files --------------------------------------------------------------------
@@ -240,8 +243,9 @@ def test_each_bad_record_is_quarantined_with_its_reason(
 def test_quarantine_keeps_bad_records_and_drops_only_exact_repeats(quirks: tuple[ParsedBatch, ValidatedBatch]) -> None:
     _, validated = quirks
 
-    assert validated.duplicates_dropped == 1
-    assert (validated.received, validated.quarantined, len(validated.report)) == (10, 4, 4)
+    assert validated.duplicates == 1
+    assert (validated.received, validated.quarantined) == (10, 4)
+    assert validated.report["outcome"].value_counts().to_dict() == {"quarantined": 4, "duplicate": 1}
     assert _values(validated.rows["source_person_id"]) == ["S-1", "S-2", "S-3", "S-6", "S-7"]
     assert _values(validated.rows["scale_score"].iloc[-1:]) == [211.0]
     # An unmatched student stays visible in the quarantine under the vendor's id, with no canonical id.

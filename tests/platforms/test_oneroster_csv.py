@@ -18,9 +18,10 @@ import pytest
 from edassets.adapters.csv_files import read_csv_text
 from edassets.adapters.file_drop import collect_files, select_drop
 from edassets.adapters.manifest import resolve_sync_mode
-from edassets.adapters.mapping import ParsedBatch, map_feed
+from edassets.adapters.mapping import map_feed
 from edassets.adapters.spec import FeedSpec, ParseContext, SyncMode
-from edassets.checks.validation import ValidatedBatch, validate_batch
+from edassets.checks.validation import validate_batch
+from edassets.handoffs import ParsedBatch, ValidatedBatch
 from edassets.platforms.oneroster_csv import SPEC
 from edassets.schema.entities import ENTITIES_BY_NAME
 from tests.shared_fixtures import shared_fixture
@@ -47,10 +48,9 @@ def _parse(feed: FeedSpec, received: Mapping[str, bytes], sync_mode: SyncMode) -
 def _run_drop(paths: list[Path]) -> dict[str, FeedRun]:
     """Every feed of a drop, validated against the ids the drop's other feeds parsed."""
     files, containers = collect_files(paths)
-    wanted = [name for feed in SPEC.feeds for name in feed.files] + ["manifest.csv"]
-    received = select_drop(files, containers, wanted, SPEC.file_signatures).by_name()
-    data = {name: f.data for name, f in received.items()}
-    batches = {feed.name: _parse(feed, data, resolve_sync_mode(SPEC, feed, received)) for feed in SPEC.feeds}
+    roles = select_drop(files, containers, SPEC).by_role()
+    data = {role: found[0].data for role, found in roles.items()}
+    batches = {feed.name: _parse(feed, data, resolve_sync_mode(SPEC, feed, roles)) for feed in SPEC.feeds}
     frames = {feed.entity.name: batches[feed.name].frame for feed in SPEC.feeds}
 
     def reference_exists(entity_name: str, column: str | None, values: pd.Series) -> pd.Series:

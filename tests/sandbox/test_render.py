@@ -15,10 +15,11 @@ import pandas as pd
 import pytest
 
 from edassets.adapters.csv_files import read_csv_text
-from edassets.adapters.mapping import ParsedBatch, map_feed
+from edassets.adapters.mapping import map_feed
 from edassets.adapters.spec import FeedSpec, ParseContext
-from edassets.checks.validation import ValidatedBatch, validate_batch
+from edassets.checks.validation import validate_batch
 from edassets.demo.synthetic import NWEA_ASSESSMENT_RESULTS_HEADER, NWEA_STUDENTS_BY_SCHOOL_HEADER
+from edassets.handoffs import ParsedBatch, ValidatedBatch
 from edassets.platforms import nwea_map, oneroster_csv
 from edassets.sandbox import render
 from edassets.sandbox.world import GRADES, SUBJECTS, DistrictSpec, World, WorldOptions, WorldState
