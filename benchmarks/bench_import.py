@@ -318,7 +318,7 @@ def child(platform: str, paths: list[str], profile: str | None) -> None:
 
 
 def _step_figures(samples: list[tuple[float, float]], since: float) -> list[list[object]]:
-    """[step, seconds, peak RSS MB during the step] of the latest run, in start order."""
+    """[step, seconds, peak RSS MB during the step, RSS MB at its start] of the latest run, in start order."""
     import dagster as dg
 
     instance = dg.DagsterInstance.get()
@@ -334,7 +334,7 @@ def _step_figures(samples: list[tuple[float, float]], since: float) -> list[list
         elif kind in ("STEP_SUCCESS", "STEP_FAILURE") and entry.step_key in starts:
             begin, end = starts[entry.step_key], entry.timestamp
             rss = [mb for t, mb in samples if begin <= t <= end]
-            figures.append([entry.step_key, end - begin, max(rss, default=0.0)])
+            figures.append([entry.step_key, end - begin, max(rss, default=0.0), rss[0] if rss else 0.0])
     return figures
 
 
@@ -497,8 +497,8 @@ def _print_steps(results: dict[tuple[str, str], list[Figure]]) -> None:
         figure = figures[-1]
         total = sum(s[1] for s in figure.steps)
         print(f"\n{warehouse} {platform}: {len(figure.steps)} steps, {total:.1f} s of {figure.wall:.1f} s wall in steps")
-        for step, seconds, peak in sorted(figure.steps, key=lambda s: -s[1]):
-            print(f"  {seconds:6.2f} s  peak {peak:6.0f} MB  {step}")
+        for step, seconds, peak, start in sorted(figure.steps, key=lambda s: -s[1]):
+            print(f"  {seconds:6.2f} s  peak {peak:6.0f} MB (from {start:6.0f} MB)  {step}")
         for feed in figure.feeds:
             print(f"  feed {feed}")
 

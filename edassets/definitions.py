@@ -19,8 +19,14 @@ def job_name(platform: str) -> str:
     return f"{platform}_job"
 
 
-def build_definitions(settings: Settings) -> dg.Definitions:
-    """Every platform's assets, checks and job, wired to the resources `settings` name."""
+def build_definitions(settings: Settings, *, onboarding: str = "") -> dg.Definitions:
+    """Every platform's assets, checks and job, wired to the resources `settings` name.
+
+    Args:
+        settings: the installation.
+        onboarding: registry entry (YAML) of a district a command-line run is onboarding:
+            the run sees it before the registry file does (see `DistrictRegistryResource`).
+    """
     warehouse_kind = "postgres" if settings.warehouse_url.startswith("postgresql") else "sqlite"
     assets: list[dg.AssetsDefinition] = []
     jobs = []
@@ -45,7 +51,7 @@ def build_definitions(settings: Settings) -> dg.Definitions:
         resources={
             "archive": archive,
             "warehouse": WarehouseResource(url=settings.warehouse_url),
-            "districts": DistrictRegistryResource(path=str(settings.registry_path)),
+            "districts": DistrictRegistryResource(path=str(settings.registry_path), onboarding=onboarding),
             "dropbox": DropboxResource(root=str(settings.drop_root)),
             RAW_IO_MANAGER: RawArchiveIOManager(archive=archive),
             BATCH_IO_MANAGER: BatchArchiveIOManager(archive=archive),

@@ -61,3 +61,17 @@ class Settings:
             drop_root=Path(env.get("EDASSETS_DROP_ROOT", str(home / "dropbox"))),
             go_live=first_day,
         )
+
+    def as_env(self) -> dict[str, str]:
+        """The environment `from_env` reads these settings back from (to rebuild them elsewhere)."""
+        env = {
+            "EDASSETS_HOME": str(self.home),
+            "EDASSETS_WAREHOUSE_URL": self.warehouse_url,
+            "EDASSETS_ARCHIVE_URL": self.archive_url,
+            "EDASSETS_DISTRICTS": str(self.registry_path),
+            "EDASSETS_DROP_ROOT": str(self.drop_root),
+            "EDASSETS_GO_LIVE": self.go_live.isoformat(),
+        }
+        if self.s3_endpoint_url:
+            env["EDASSETS_S3_ENDPOINT_URL"] = self.s3_endpoint_url
+        return env

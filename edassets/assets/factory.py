@@ -28,13 +28,13 @@ from edassets.checks.gates import (
     ledger_check_spec,
     record_ledger_check,
 )
-from edassets.checks.references import ReferenceResolver, referenced_batch_ids
+from edassets.checks.references import ReferenceResolver, referenced_batch_ids, referenced_columns
 from edassets.checks.validation import validate_batch
 from edassets.handoffs import ParsedBatch, RawDrop, ValidatedBatch
 from edassets.resources.archive import ArchiveResource
 from edassets.resources.districts import DistrictRegistryResource, RegistryError
 from edassets.resources.dropbox import DropboxResource
-from edassets.resources.io_managers import archive_drop, stage_key
+from edassets.resources.io_managers import ROW_COLUMNS_METADATA, archive_drop, stage_key
 from edassets.resources.warehouse import CursorAdvance, MassDeactivationError, WarehouseResource
 
 RAW_IO_MANAGER = "raw_io_manager"
@@ -205,7 +205,13 @@ def _parsed_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.PartitionsD
 def _validated_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     key = asset_key(spec.name, "validated", feed.name)
     referenced = _referenced_feeds(spec, feed)
-    ref_ins = {f"ref_{f.name}": dg.AssetIn(asset_key(spec.name, "validated", f.name)) for f in referenced.values()}
+    # A reference needs the referenced batch's id columns only: reading a 200,000-person
+    # batch whole to check enrollments against it cost more memory than the enrollments.
+    ref_ins = {
+        f"ref_{f.name}": dg.AssetIn(asset_key(spec.name, "validated", f.name),
+                                    metadata={ROW_COLUMNS_METADATA: referenced_columns(feed, entity)})
+        for entity, f in referenced.items()
+    }
 
     @dg.asset(
         key=key,

@@ -289,6 +289,11 @@ def _usable_id(raw_id: object) -> str | None:
         return None
 
 
+def onboarding_entry(district: District) -> str:
+    """`district` as the `onboarding` YAML a run's registry resource carries."""
+    return yaml.safe_dump(_entry(district), sort_keys=False)
+
+
 class DistrictRegistryResource(dg.ConfigurableResource):
     """The registry as a Dagster resource (read fresh on every call: operators edit the file).
 
@@ -304,7 +309,7 @@ class DistrictRegistryResource(dg.ConfigurableResource):
     @classmethod
     def onboarding_run(cls, path: Path, district: District) -> "DistrictRegistryResource":
         """The resource of a run onboarding `district`: the registry at `path` plus that entry."""
-        return cls(path=str(path), onboarding=yaml.safe_dump(_entry(district), sort_keys=False))
+        return cls(path=str(path), onboarding=onboarding_entry(district))
 
     def registry(self) -> DistrictRegistry:
         """The registry as it is on disk now, plus the entry being onboarded."""

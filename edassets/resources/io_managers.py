@@ -21,8 +21,11 @@ import pandas as pd
 from edassets.assets.partitions import partition_parts
 from edassets.handoffs import FileOutcome, GateDecision, ParsedBatch, RawDrop, ReceivedFile, ValidatedBatch, report_csv
 from edassets.resources.archive import ArchiveResource, ArchiveStore, archive_key
+from edassets.resources.memory import release_freed_memory
 
 MANIFEST_METADATA_KEY = "archive_manifest"
+ROW_COLUMNS_METADATA = "row_columns"
+"""Input metadata: load only these columns of a validated batch's rows (a reference input)."""
 _UNSAFE = re.compile(r"[^A-Za-z0-9._=:+-]+")
 
 
@@ -107,6 +110,7 @@ class RawArchiveIOManager(dg.ConfigurableIOManager):
     archive: dg.ResourceDependency[ArchiveResource]
 
     def handle_output(self, context: dg.OutputContext, obj: RawDrop) -> None:
+        release_freed_memory()
         store = self.archive.store()
         manifest_key, entries = archive_drop(store, _base_key(context, "raw"), obj, platform=context.asset_key.path[0],
                                              partition=context.partition_key, run_id=context.run_id)
@@ -173,6 +177,7 @@ class BatchArchiveIOManager(dg.ConfigurableIOManager):
     archive: dg.ResourceDependency[ArchiveResource]
 
     def handle_output(self, context: dg.OutputContext, obj: ParsedBatch | ValidatedBatch) -> None:
+        release_freed_memory()
         store = self.archive.store()
         stage = context.asset_key.path[1]
         base = _base_key(context, stage)
@@ -191,11 +196,25 @@ class BatchArchiveIOManager(dg.ConfigurableIOManager):
         context.add_output_metadata({MANIFEST_METADATA_KEY: manifest_key, **metadata})
 
     def load_input(self, context: dg.InputContext) -> ParsedBatch | ValidatedBatch:
+        release_freed_memory()
         store = self.archive.store()
-        return read_batch(store, _input_manifest(context, store))
+        columns = (context.definition_metadata or {}).get(ROW_COLUMNS_METADATA)
+        return read_batch(store, _input_manifest(context, store), row_columns=columns)
 
 
-def read_batch(store: ArchiveStore, manifest: dict[str, Any]) -> ParsedBatch | ValidatedBatch:
-    """Rebuild a parsed or validated batch from its archive manifest."""
-    frames = {name: pd.read_parquet(io.BytesIO(store.get(key))) for name, key in manifest["frames"].items()}
+def read_batch(store: ArchiveStore, manifest: dict[str, Any], *,
+               row_columns: list[str] | None = None) -> ParsedBatch | ValidatedBatch:
+    """Rebuild a parsed or validated batch from its archive manifest.
+
+    Args:
+        store: the archive.
+        manifest: the batch's `_batch.json`.
+        row_columns: read only these columns of a validated batch's rows, and none of its
+            other frames (they come back empty): what a reference check needs of a batch.
+    """
+    if row_columns is None:
+        frames = {name: pd.read_parquet(io.BytesIO(store.get(key))) for name, key in manifest["frames"].items()}
+    else:
+        frames = {name: pd.DataFrame() for name in manifest["frames"]}
+        frames["rows"] = pd.read_parquet(io.BytesIO(store.get(manifest["frames"]["rows"])), columns=row_columns)
     return _batch_from(frames, manifest)
