@@ -4,11 +4,18 @@ import json
 from collections.abc import Sequence
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from edassets.adapters.spec import Derived, ParseContext
 from edassets.adapters.transforms import local_timestamp, text
 
 _STRING = pd.StringDtype("pyarrow")
+
+
+def _large(value: str) -> pa.Scalar:
+    # pandas keeps its Arrow strings as large_string; Arrow's join kernels want one type.
+    return pa.scalar(value, pa.large_string())
 
 
 def local_datetime(date_column: str, time_column: str) -> Derived:
@@ -24,23 +31,43 @@ def local_datetime(date_column: str, time_column: str) -> Derived:
     return Derived(sources=((date_column,), (time_column,)), fn=derive, rule="local date and time")
 
 
+_NEEDS_ESCAPE = r'["\\\x00-\x1f]'
+"""What JSON must escape in a string: quotes, backslashes and control characters."""
+
+
+def _json_pair(key: str, values: pd.Series) -> pa.Array:
+    """`"key":"value",` per row ("" where the value is blank), escaped as json.dumps would."""
+    array = pa.array(values.array, type=pa.large_string())
+    name = json.dumps(key, ensure_ascii=False)
+    if pc.any(pc.match_substring_regex(array, _NEEDS_ESCAPE)).as_py():
+        # A tab or a line break inside a quoted CSV cell: json.dumps once per distinct value.
+        uniques = values.dropna().unique()
+        quoted = values.map(dict(zip(uniques, (json.dumps(str(v), ensure_ascii=False) for v in uniques), strict=True)))
+        pair = pc.binary_join_element_wise(_large(name + ":"), pa.array(quoted.astype(_STRING).array, type=pa.large_string()),
+                                           _large(","), _large(""))
+    else:
+        # Nothing to escape (scores, levels, dates: nearly every column): quotes around as is.
+        pair = pc.binary_join_element_wise(_large(name + ':"'), array, _large('",'), _large(""))
+    return pc.fill_null(pair, _large(""))
+
+
 def json_object(keys: Sequence[str], rule: str = "JSON object") -> Derived:
     """A JSON object text of the non-blank columns among `keys`, in the given order; NA when all are blank.
 
-    Vectorised: the frame is melted to (row, key, value) and the quoted pairs are joined per row.
+    Vectorised column by column: each key becomes a `"key":"value"` array (null where blank)
+    and Arrow joins the arrays row-wise, skipping nulls. (Melting 200,000 MAP rows × 54
+    growth columns into one long frame first took 13 s and 1.4 GB.)
     """
 
     def derive(source: pd.DataFrame, _: ParseContext) -> pd.Series:
-        cleaned = pd.DataFrame({key: text(source[key]) for key in keys}, index=source.index)
-        long = cleaned.rename_axis("row").reset_index().melt(id_vars="row", var_name="key", value_name="value")
-        long = long.dropna(subset=["value"])
-        # json.dumps escapes everything JSON requires: quotes, backslashes and control
-        # characters (a tab, or a line break inside a quoted CSV cell). Once per distinct value.
-        uniques = long["value"].unique()
-        quoted = long["value"].map(dict(zip(uniques, (json.dumps(str(v), ensure_ascii=False) for v in uniques), strict=True)))
-        pairs = '"' + long["key"].astype(_STRING) + '":' + quoted.astype(_STRING)
-        joined = pairs.groupby(long["row"], sort=False).agg(",".join)
-        return ("{" + joined + "}").reindex(source.index).astype(_STRING)
+        pairs = [_json_pair(key, text(source[key])) for key in keys]
+        # Blank pairs are empty strings, not nulls: Arrow 26's null_handling="skip" drops the
+        # rows whose every input is null instead of returning a null for them.
+        joined = pc.utf8_rtrim(pc.binary_join_element_wise(*pairs, _large("")), characters=",")
+        wrapped = pc.binary_join_element_wise(_large("{"), joined, _large("}"), _large(""))
+        blank = pc.equal(joined, _large(""))
+        return pd.Series(pc.if_else(blank, pa.scalar(None, pa.large_string()), wrapped), index=source.index,
+                         dtype=_STRING)
 
     # Missing vendor columns simply drop out of the object; nothing here can be "unparsable".
     return Derived(sources=tuple((key,) for key in keys), fn=derive, rule=rule)

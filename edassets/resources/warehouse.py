@@ -203,14 +203,16 @@ class WarehouseResource(dg.ConfigurableResource):
         resolved = pd.Series(pd.NA, index=external_ids.index, dtype=pd.StringDtype("pyarrow"))
         with self.engine().connect() as connection:
             for id_type in id_types:
-                rows = []
-                for chunk in _chunks(wanted):
-                    query = sa.select(crosswalk.c.external_id, crosswalk.c.person_id, crosswalk.c.active).where(
-                        crosswalk.c.district_id == district_id,
-                        crosswalk.c.id_type == id_type,
-                        crosswalk.c.external_id.in_(chunk),
-                    )
-                    rows.extend(connection.execute(query).all())
+                scope = sa.select(crosswalk.c.external_id, crosswalk.c.person_id, crosswalk.c.active).where(
+                    crosswalk.c.district_id == district_id, crosswalk.c.id_type == id_type)
+                if len(wanted) > _LOOKUP_CHUNK:
+                    # The key leads with (district, platform), so `external_id IN (…)` without
+                    # the platform scans the district's identifiers once per chunk: 36 scans
+                    # of 600,000 rows took 25 s on SQLite for a 200,000-row MAP file. Reading
+                    # the district's identifiers of this type once and matching here is one scan.
+                    rows = connection.execute(scope).all()
+                else:
+                    rows = connection.execute(scope.where(crosswalk.c.external_id.in_(wanted))).all()
                 # An active identifier wins; a withdrawn student's inactive one still names them,
                 # so their earlier results keep resolving after they leave.
                 found = pd.DataFrame(rows, columns=["external_id", "person_id", "active"])
