@@ -5,9 +5,10 @@ by the feeds that expect it, or ignored with the reason. Nothing is dropped unre
 """
 
 import csv
+import hashlib
 import io
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
@@ -36,7 +37,7 @@ class DropLimits:
 
 
 class _Budget:
-    """What is left of a drop's limits while files are being read."""
+    """What is left of a drop's limits while files are being listed."""
 
     def __init__(self, limits: DropLimits) -> None:
         self.limits = limits
@@ -48,32 +49,99 @@ class _Budget:
         self.bytes_left -= size
         if self.files_left < 0:
             raise DropError(f"the drop holds more than {self.limits.max_files} files (the limit); refused, nothing read")
-        self.take_more(name, 0)
-
-    def take_more(self, name: str, size: int) -> None:
-        self.bytes_left -= size
         if self.bytes_left < 0:
             raise DropError(f"the drop expands to more than {self.limits.max_bytes:,} bytes (the limit) at {name}; "
                             "refused, nothing read")
 
 
-def _read_zip(path: Path, data: bytes, budget: _Budget) -> list[tuple[str, ReceivedFile]]:
-    members = []
+_HEADER_BYTES = 65536
+
+
+@dataclass(frozen=True)
+class _Entry:
+    """One file of a drop, listed but not necessarily read.
+
+    A raw step reads only the files its feed reads (and the ones nobody reads, to archive
+    them): the eight feeds of a OneRoster bundle each unzipped the whole bundle before.
+
+    Attributes:
+        name: the file's name (its path when another file of the drop has the same name).
+        size: bytes (a zip member's declared size).
+        container: the zip it is in, if any.
+        header: its first bytes, for recognising renamed files by their header.
+        load: its whole content.
+    """
+
+    name: str
+    size: int
+    container: str | None
+    header: bytes
+    load: Callable[[], bytes]
+
+    @classmethod
+    def of(cls, received: ReceivedFile) -> "_Entry":
+        return cls(received.name, len(received.data), received.container, received.data[:_HEADER_BYTES],
+                   lambda: received.data)
+
+
+def _zip_member(bundle: zipfile.ZipFile, info: zipfile.ZipInfo, container: str) -> _Entry:
+    def load() -> bytes:
+        # The declared size can lie (a crafted zip): never read more than it declares.
+        with bundle.open(info) as member:
+            content = member.read(info.file_size + 1)
+        if len(content) > info.file_size:
+            raise DropError(f"{container}/{info.filename} holds more bytes than its zip entry declares; refused")
+        return content
+
+    with bundle.open(info) as member:
+        header = member.read(_HEADER_BYTES)
+    return _Entry(PurePosixPath(info.filename).name, info.file_size, container, header, load)
+
+
+def _zip_entries(path: Path, data: bytes, budget: _Budget) -> list[tuple[str, _Entry]]:
     try:
-        with zipfile.ZipFile(io.BytesIO(data)) as bundle:
-            for info in bundle.infolist():
-                if info.is_dir():
-                    continue
-                # The declared size can lie (a crafted zip): read at most what the budget allows.
-                budget.take(info.filename, info.file_size)
-                with bundle.open(info) as member:
-                    content = member.read(budget.bytes_left + info.file_size + 1)
-                budget.take_more(info.filename, len(content) - info.file_size)
-                members.append((f"{path.name}/{info.filename}",
-                                ReceivedFile(PurePosixPath(info.filename).name, content, container=path.name)))
+        bundle = zipfile.ZipFile(io.BytesIO(data))
+        members = []
+        for info in bundle.infolist():
+            if info.is_dir():
+                continue
+            budget.take(info.filename, info.file_size)
+            members.append((f"{path.name}/{info.filename}", _zip_member(bundle, info, path.name)))
     except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError) as error:
         raise DropError(f"{path.name} is not a readable zip file ({error})") from error
     return members
+
+
+def _file_entry(path: Path, budget: _Budget) -> _Entry:
+    size = path.stat().st_size
+    budget.take(path.name, size)
+    with path.open("rb") as handle:
+        header = handle.read(_HEADER_BYTES)
+    return _Entry(path.name, size, None, header, path.read_bytes)
+
+
+def _scan(paths: Iterable[str | Path], limits: DropLimits) -> tuple[list[_Entry], list[ReceivedFile]]:
+    """Every file under `paths` listed (zips opened, members not yet decompressed), and the zips themselves."""
+    found: list[tuple[str, _Entry]] = []
+    containers: list[ReceivedFile] = []
+    budget = _Budget(limits)
+    for raw_path in paths:
+        path = Path(raw_path)
+        if not path.exists():
+            raise DropError(f"{path} does not exist")
+        candidates = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
+        for candidate in candidates:
+            if candidate.suffix.lower() == ".zip":
+                data = candidate.read_bytes()
+                containers.append(ReceivedFile(candidate.name, data))
+                found.extend(_zip_entries(candidate, data, budget))
+            else:
+                found.append((f"{candidate.parent.name}/{candidate.name}", _file_entry(candidate, budget)))
+    seen: dict[str, int] = {}
+    for _, entry in found:
+        seen[entry.name.lower()] = seen.get(entry.name.lower(), 0) + 1
+    entries = [entry if seen[entry.name.lower()] == 1 else replace(entry, name=origin) for origin, entry in found]
+    return entries, containers
 
 
 def collect_files(
@@ -91,32 +159,12 @@ def collect_files(
     Raises:
         DropError: a path does not exist, a zip is corrupt, or the drop exceeds `limits`.
     """
-    found: list[tuple[str, ReceivedFile]] = []
-    containers: list[ReceivedFile] = []
-    budget = _Budget(limits)
-    for raw_path in paths:
-        path = Path(raw_path)
-        if not path.exists():
-            raise DropError(f"{path} does not exist")
-        candidates = sorted(p for p in path.iterdir() if p.is_file()) if path.is_dir() else [path]
-        for candidate in candidates:
-            data = candidate.read_bytes()
-            if candidate.suffix.lower() == ".zip":
-                containers.append(ReceivedFile(candidate.name, data))
-                found.extend(_read_zip(candidate, data, budget))
-            else:
-                budget.take(candidate.name, len(data))
-                found.append((f"{candidate.parent.name}/{candidate.name}", ReceivedFile(candidate.name, data)))
-    seen: dict[str, int] = {}
-    for _, received in found:
-        seen[received.name.lower()] = seen.get(received.name.lower(), 0) + 1
-    files = [received if seen[received.name.lower()] == 1 else replace(received, name=origin)
-             for origin, received in found]
-    return files, containers
+    entries, containers = _scan(paths, limits)
+    return [ReceivedFile(e.name, e.load(), container=e.container) for e in entries], containers
 
 
-def _header_names(data: bytes) -> set[str]:
-    first_line = data[:65536].split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")
+def _header_names(header: bytes) -> set[str]:
+    first_line = header.split(b"\n", 1)[0].decode("utf-8-sig", errors="replace")
     return {cell.strip().casefold() for cell in next(csv.reader([first_line]), [])}
 
 
@@ -131,43 +179,75 @@ def expected_files(spec: PlatformSpec) -> dict[str, tuple[str, ...]]:
     return {name: tuple(feeds) for name, feeds in readers.items()}
 
 
-def _base_name(received: ReceivedFile) -> str:
-    return PurePosixPath(received.name).name.lower()
+def _base_name(entry: _Entry) -> str:
+    return PurePosixPath(entry.name).name.lower()
 
 
-def _assign_roles(spec: PlatformSpec, files: Sequence[ReceivedFile]) -> tuple[dict[str, list[str]], dict[str, str]]:
+class _Contents:
+    """Each entry's bytes, read at most once per selection."""
+
+    def __init__(self) -> None:
+        self._data: dict[str, bytes] = {}
+
+    def of(self, entry: _Entry) -> bytes:
+        if entry.name not in self._data:
+            self._data[entry.name] = entry.load()
+        return self._data[entry.name]
+
+    def sha256(self, entry: _Entry) -> str:
+        return hashlib.sha256(self.of(entry)).hexdigest()
+
+
+def _assign_roles(spec: PlatformSpec, entries: Sequence[_Entry],
+                  contents: _Contents) -> tuple[dict[str, list[str]], dict[str, str]]:
     """(role -> names of the files playing it, name -> why it is ignored) over the whole drop."""
     readers = expected_files(spec)
     signatures = {name.lower(): {c.casefold() for c in cols} for name, cols in spec.file_signatures.items()}
-    ignored = {f.name: "hidden or operating-system metadata file" for f in files
-               if PurePosixPath(f.name).name.startswith(".") or "__MACOSX/" in f.name}
-    role_of = {f.name: _base_name(f) for f in files if f.name not in ignored and _base_name(f) in readers}
+    ignored = {e.name: "hidden or operating-system metadata file" for e in entries
+               if PurePosixPath(e.name).name.startswith(".") or "__MACOSX/" in e.name}
+    role_of = {e.name: _base_name(e) for e in entries if e.name not in ignored and _base_name(e) in readers}
     for role, signature in signatures.items():
         # Districts rename exports ("Fall results.csv"); the header still says what they are.
-        for received in files:
-            if (received.name not in ignored and received.name not in role_of and _base_name(received).endswith(".csv")
-                    and signature <= _header_names(received.data)):
-                role_of[received.name] = role
+        for entry in entries:
+            if (entry.name not in ignored and entry.name not in role_of and _base_name(entry).endswith(".csv")
+                    and signature <= _header_names(entry.header)):
+                role_of[entry.name] = role
     # The same bytes twice (a zip and its unpacked copy) would load every record twice: the
-    # first copy that plays a role is read, the others are accounted as identical.
-    by_bytes: dict[str, list[ReceivedFile]] = {}
-    for received in files:
-        if received.name not in ignored:
-            by_bytes.setdefault(received.sha256, []).append(received)
-    for copies in by_bytes.values():
-        kept = next((f for f in copies if f.name in role_of), copies[0])
-        for copy in copies:
-            if copy is not kept:
-                ignored[copy.name] = f"identical to {kept.name} (same sha256); read once"
-                role_of.pop(copy.name, None)
-    for received in files:
-        if received.name not in ignored and received.name not in role_of:
-            ignored[received.name] = f"not a file {spec.title} reads (it reads {', '.join(sorted(readers))})"
+    # first copy that plays a role is read, the others are accounted as identical. Only
+    # files of equal size can be identical, so only those are read to compare digests.
+    by_size: dict[int, list[_Entry]] = {}
+    for entry in entries:
+        if entry.name not in ignored:
+            by_size.setdefault(entry.size, []).append(entry)
+    for same_size in (group for group in by_size.values() if len(group) > 1):
+        by_bytes: dict[str, list[_Entry]] = {}
+        for entry in same_size:
+            by_bytes.setdefault(contents.sha256(entry), []).append(entry)
+        for copies in by_bytes.values():
+            kept = next((e for e in copies if e.name in role_of), copies[0])
+            for copy in copies:
+                if copy is not kept:
+                    ignored[copy.name] = f"identical to {kept.name} (same sha256); read once"
+                    role_of.pop(copy.name, None)
+    for entry in entries:
+        if entry.name not in ignored and entry.name not in role_of:
+            ignored[entry.name] = f"not a file {spec.title} reads (it reads {', '.join(sorted(readers))})"
     roles: dict[str, list[str]] = {}
-    for received in files:
-        if received.name in role_of:
-            roles.setdefault(role_of[received.name], []).append(received.name)
+    for entry in entries:
+        if entry.name in role_of:
+            roles.setdefault(role_of[entry.name], []).append(entry.name)
     return roles, ignored
+
+
+def read_drop(paths: Iterable[str | Path], spec: PlatformSpec, feed: FeedSpec,
+              limits: DropLimits = DropLimits()) -> RawDrop:
+    """What the feed's raw step receives: `collect_files` then `select_drop`, reading only what it keeps.
+
+    Raises:
+        DropError: see `collect_files` and `select_drop`.
+    """
+    entries, containers = _scan(paths, limits)
+    return _select(entries, containers, spec, feed)
 
 
 def select_drop(
@@ -188,12 +268,17 @@ def select_drop(
         DropError: the drop is empty, or not one of its files is a file of this platform
             (a different standard handed to the wrong platform).
     """
-    files = list(files)
-    if not files:
+    return _select([_Entry.of(f) for f in files], list(containers), spec, feed)
+
+
+def _select(entries: list[_Entry], containers: list[ReceivedFile], spec: PlatformSpec,
+            feed: FeedSpec | None) -> RawDrop:
+    if not entries:
         raise DropError("the drop holds no files")
-    roles, ignored = _assign_roles(spec, files)
+    contents = _Contents()
+    roles, ignored = _assign_roles(spec, entries, contents)
     if not roles:
-        raise DropError(f"none of the {len(files)} files is a {spec.title} file (it reads "
+        raise DropError(f"none of the {len(entries)} files is a {spec.title} file (it reads "
                         f"{', '.join(sorted(expected_files(spec)))}); was this drop meant for another platform?")
     readers = expected_files(spec)
     wanted = list(readers) if feed is None else [
@@ -202,15 +287,19 @@ def select_drop(
     chosen_names = {name for names in feed_roles.values() for name in names}
     role_of = {name: role for role, names in roles.items() for name in names}
     inventory = tuple(
-        FileOutcome(f.name, len(f.data), f.container, read_by=readers.get(role_of.get(f.name, ""), ()),
-                    reason=ignored.get(f.name, ""))
-        for f in files
+        FileOutcome(e.name, e.size, e.container, read_by=readers.get(role_of.get(e.name, ""), ()),
+                    reason=ignored.get(e.name, ""))
+        for e in entries
     )
+
+    def received(entry: _Entry) -> ReceivedFile:
+        return ReceivedFile(entry.name, contents.of(entry), container=entry.container)
+
     return RawDrop(
-        files=tuple(f for f in files if f.name in chosen_names),
+        files=tuple(received(e) for e in entries if e.name in chosen_names),
         roles=feed_roles,
         containers=tuple(containers),
         missing=tuple(name for name in dict.fromkeys(wanted) if name not in feed_roles),
         inventory=inventory,
-        ignored_files=tuple(f for f in files if f.name in ignored),
+        ignored_files=tuple(received(e) for e in entries if e.name in ignored),
     )

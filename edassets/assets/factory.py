@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 import dagster as dg
 
 from edassets.adapters.fetch import PageArchiveNeeded, fetch_feed, plan_fetch
-from edassets.adapters.file_drop import DropError, DropLimits, collect_files, select_drop
+from edassets.adapters.file_drop import DropError, DropLimits, read_drop
 from edassets.adapters.http import RateLimited, UpstreamUnavailable
 from edassets.adapters.parse import parse_drop
 from edassets.adapters.spec import FeedSpec, ParseContext, PlatformSpec
@@ -96,8 +96,7 @@ def _raw_file_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.Partition
         if not paths:
             raise dg.Failure(f"no files for {spec.name} district {district} on {day}: pass paths or fill the dropbox")
         try:
-            files, containers = collect_files(paths, DropLimits(config.max_drop_bytes, config.max_drop_files))
-            drop = select_drop(files, containers, spec, feed)
+            drop = read_drop(paths, spec, feed, DropLimits(config.max_drop_bytes, config.max_drop_files))
         except DropError as error:
             raise dg.Failure(f"{spec.name}/{feed.name}: {error}") from None
         ignored = [f for f in drop.inventory if f.ignored]

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from edassets.adapters.file_drop import DropError, DropLimits, collect_files, select_drop
+from edassets.adapters.file_drop import DropError, DropLimits, collect_files, read_drop, select_drop
 from edassets.handoffs import ReceivedFile
 from edassets.platforms import nwea_map, oneroster_csv
 from tests.shared_fixtures import shared_fixture
@@ -224,3 +224,28 @@ def test_real_nwea_sample_is_picked_as_assessment_results() -> None:
     assert dict(drop.roles) == {"assessmentresults.csv": ("sample_anonymized_file.csv",)}
     assert drop.by_role()["assessmentresults.csv"][0].data == sample.read_bytes()
     assert drop.missing == ("studentsbyschool.csv",)
+
+
+def test_read_drop_selects_what_collect_then_select_would_reading_only_that(tmp_path: Path,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    bundle = _zip(tmp_path / "bundle.zip", {"users.csv": USERS, "orgs.csv": ORGS, "orgs copy.csv": ORGS,
+                                            "classes.csv": b"sourcedId,title\nc1,Grade 5 Math\n", "readme.txt": b"by hand"})
+    feed = oneroster_csv.SPEC.feed("persons")
+    opened: list[str] = []
+    real_open = zipfile.ZipFile.open
+
+    def counting_open(self: zipfile.ZipFile, name: object, *args: object, **kwargs: object):  # noqa: ANN202
+        opened.append(getattr(name, "filename", name))
+        return real_open(self, name, *args, **kwargs)
+
+    monkeypatch.setattr(zipfile.ZipFile, "open", counting_open)
+    lazy = read_drop([bundle], oneroster_csv.SPEC, feed)
+    monkeypatch.undo()
+    eager = select_drop(*collect_files([bundle]), oneroster_csv.SPEC, feed)
+
+    assert lazy == eager
+    # Every member's header is read once; whole contents only for users.csv (this feed), the
+    # two same-size orgs files (compared by digest) and readme.txt (ignored, so archived).
+    whole = [name for name in opened if opened.count(name) > 1]
+    assert sorted(set(whole)) == ["orgs copy.csv", "orgs.csv", "readme.txt", "users.csv"]
+    assert opened.count("classes.csv") == 1  # another feed's file: listed and inventoried, never decompressed
