@@ -5,9 +5,11 @@ not copies of anyone's files) and runs it through Dagster; the `run` fixture als
 every feed's ledger balances.
 """
 
+from dataclasses import replace
 from pathlib import Path
 
 import pandas as pd
+import pytest
 
 from edassets.runs import ImportOutcome
 
@@ -139,3 +141,20 @@ def test_feeds_behind_a_blocked_gate_say_they_were_blocked_upstream(run, tmp_pat
     identifiers = _feed(outcome, "person_identifiers")
     assert identifiers.status == "blocked upstream"
     assert (identifiers.received, identifiers.ledger.held_back) == (15, 15)
+
+
+@pytest.mark.parametrize("warehouse", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_a_record_with_a_nul_byte_is_quarantined_the_same_on_every_warehouse(run, settings, tmp_path: Path,
+                                                                              request: pytest.FixtureRequest,
+                                                                              warehouse: str) -> None:
+    # PostgreSQL text cannot hold NUL: such a row once crashed the whole feed's load there.
+    if warehouse == "postgres":
+        settings = replace(settings, warehouse_url=request.getfixturevalue("pg_url"))
+    users = USERS_HEADER + _user(1).replace("Given1", "Gi\x00ven1") + "".join(_user(n) for n in range(2, 11))
+
+    outcome = run("oneroster_csv", [_bundle(tmp_path / "b", users)], "nul", settings=settings)
+
+    persons = _feed(outcome, "persons")
+    assert (persons.received, persons.loaded, persons.quarantined) == (10, 9, 1), persons.line()
+    report = pd.read_csv(persons.report)
+    assert report.loc[report["outcome"] == "quarantined", "rule"].tolist() == ["NUL byte in record"]
