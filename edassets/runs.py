@@ -10,8 +10,10 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
+from dagster_shared.error import SerializableErrorInfo
 
 from edassets.adapters.http.redaction import redact_text
 from edassets.adapters.spec import FeedSpec, PlatformSpec
@@ -172,10 +174,10 @@ def run_platform(
         selection = [asset_key(spec.name, stage, f.name) for f in spec.feeds for stage in ("parsed", "validated", "loaded")]
     key = str(partition_key(district_id, day))
     # The run sees the entry being onboarded (its time zone is needed to parse) before the file has it.
-    job = dg.build_reconstructable_job(
-        __name__, platform_job.__name__, reconstructable_args=(spec.name, settings.as_env()),
-        reconstructable_kwargs={"onboarding": onboarding_entry(onboarding) if onboarding else ""},
-    )
+    job = dg.build_reconstructable_job(__name__, platform_job.__name__, reconstructable_kwargs={
+        "platform_name": spec.name, "environ": settings.as_env(),
+        "onboarding": onboarding_entry(onboarding) if onboarding else "",
+    })
     tags = job.get_definition().get_tags_for_partition_key(key, selection)
     # Not `execute_in_process`: it keeps every step's output in memory until the run ends
     # (to serve `output_for_node`), which doubled the peak of a 200,000-user import to 2 GB.
@@ -240,15 +242,15 @@ def _register(spec: PlatformSpec, district: str, district_id: str, timezone: str
     return onboarding
 
 
-def _failure_reason(error: object) -> str:
+def _failure_reason(error: SerializableErrorInfo) -> str:
     """The innermost message of a step failure, in one line, secrets redacted.
 
     Dagster wraps a step's exception as 'Error occurred while executing op "…":' with the
     real exception as its cause; the operator needs the cause.
     """
-    while getattr(error, "cause", None) is not None and getattr(error, "cls_name", "") in _WRAPPERS:
+    while error.cause is not None and error.cls_name in _WRAPPERS:
         error = error.cause
-    message = (getattr(error, "message", "") or getattr(error, "cls_name", "")).strip()
+    message = (error.message or error.cls_name or "").strip()
     first_line = message.splitlines()[0] if message else "unknown error"
     # Dagster prefixes the exception's dotted class path; keep the class name, drop the path.
     head, sep, rest = first_line.partition(": ")
@@ -262,11 +264,11 @@ _WRAPPERS = ("DagsterExecutionStepExecutionError", "DagsterUserCodeExecutionErro
 
 
 def _summarize(spec: PlatformSpec, partition: str, result: dg.JobExecutionResult) -> ImportOutcome:
-    metadata: dict[tuple[str, str], dict[str, object]] = {}
+    metadata: dict[tuple[str, str], dict[str, Any]] = {}
     for event in result.get_asset_materialization_events():
-        materialization = event.event_specific_data.materialization
-        _, stage, feed = materialization.asset_key.path
-        metadata[(stage, feed)] = {k: v.value for k, v in materialization.metadata.items()}
+        materialization = event.materialization
+        _, stage, feed_name = materialization.asset_key.path
+        metadata[(stage, feed_name)] = {k: v.value for k, v in materialization.metadata.items()}
     evaluations = [e.asset_check_evaluation_data for e in result.all_events
                    if e.event_type_value == "ASSET_CHECK_EVALUATION"]
     blocked = {e.asset_key.path[2]: e.description or "" for e in evaluations
@@ -274,7 +276,7 @@ def _summarize(spec: PlatformSpec, partition: str, result: dg.JobExecutionResult
     file_ledger = next((e for e in evaluations if e.check_name == FILE_LEDGER_CHECK), None)
     failed_steps = {
         e.step_key: _failure_reason(e.step_failure_data.error) for e in result.all_events
-        if e.event_type_value == "STEP_FAILURE" and e.step_failure_data.error is not None
+        if e.event_type_value == "STEP_FAILURE" and e.step_key and e.step_failure_data.error is not None
         and e.step_failure_data.error.cls_name != "DagsterAssetCheckFailedError"
     }
     feeds = []
@@ -299,7 +301,7 @@ def _summarize(spec: PlatformSpec, partition: str, result: dg.JobExecutionResult
     crash = next(iter(failed_steps.values()), None) or ("; ".join(unbalanced) if unbalanced else None)
     files = ""
     if file_ledger is not None:
-        meta = {k: v.value for k, v in file_ledger.metadata.items()}
+        meta: dict[str, Any] = {k: v.value for k, v in file_ledger.metadata.items()}
         ignored = meta.get("files_ignored") or {}
         files = (f"files: received {meta.get('files_received', 0)}, read {meta.get('files_read', 0)}, "
                  f"ignored {len(ignored)}" + "".join(f"\n    ignored {name}: {why}" for name, why in ignored.items()))

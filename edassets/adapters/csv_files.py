@@ -198,7 +198,10 @@ def _text_columns(names: list[str]) -> pacsv.ConvertOptions:
 
 def _header(utf8: bytes) -> list[str]:
     """Column names from the first line, parsed by pyarrow like every record (so no field limit)."""
-    line = utf8[: _LINE_END.search(utf8).end()]  # the caller guarantees a final line break
+    end = _LINE_END.search(utf8)
+    if end is None:  # the caller adds a final line break; a guard, not a case
+        raise UnreadableFile("no line break after the header")
+    line = utf8[: end.end()]
     if b"\x00" in line:
         raise UnreadableFile("NUL byte in the header line")
     try:

@@ -96,10 +96,11 @@ def read_json_pages(
             continue
         frame = pd.json_normalize(records, sep=".") if records else pd.DataFrame()
         frame["__position"] = np.arange(len(frame))
-        for list_field, label in (explode or {}).items():
+        exploded = explode or {}
+        for list_field, label in exploded.items():
             if list_field not in frame.columns:
                 continue
-            part = frame[[c for c in frame.columns if c not in explode]].assign(
+            part = frame[[c for c in frame.columns if c not in exploded]].assign(
                 member=frame[list_field], member_of=label
             ).explode("member")
             frames.append(part[part["member"].notna()])

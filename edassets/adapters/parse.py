@@ -1,6 +1,7 @@
 """From received bytes to a parsed batch: the whole parse stage, without Dagster."""
 
 from collections.abc import Sequence
+from typing import cast, get_args
 
 import numpy as np
 import pandas as pd
@@ -13,7 +14,7 @@ from edassets.adapters.mapping import map_feed
 from edassets.adapters.pages import feed_endpoints, pages_of
 from edassets.adapters.spec import API_RECORDS, FeedSpec, ParseContext, PlatformSpec
 from edassets.adapters.transforms import utc_timestamp
-from edassets.handoffs import ParsedBatch, RawDrop, ReceivedFile
+from edassets.handoffs import ParsedBatch, RawDrop, ReceivedFile, SyncMode
 
 
 def _next_cursor(feed: FeedSpec, records: pd.DataFrame) -> str | None:
@@ -72,8 +73,11 @@ def parse_drop(spec: PlatformSpec, feed: FeedSpec, drop: RawDrop, *, context: Pa
                                    record_root=endpoint.record_root, explode=endpoint.explode)
             for table, endpoint in feed_endpoints(feed)
         }
-        sync_mode = str(drop.meta.get("sync_mode", "snapshot"))
-        batch = map_feed(feed, tables, context=context, archive_key="", run_id=run_id, sync_mode=sync_mode)
+        sync_mode = drop.meta.get("sync_mode", "snapshot")
+        if sync_mode not in get_args(SyncMode):
+            raise DropError(f"{spec.name}/{feed.name}: the fetched pages name an unknown sync mode {sync_mode!r}")
+        batch = map_feed(feed, tables, context=context, archive_key="", run_id=run_id,
+                         sync_mode=cast(SyncMode, sync_mode))
         return batch.with_next_cursor(_next_cursor(feed, tables[API_RECORDS].frame))
     files = drop.by_role()
     sync_mode = resolve_sync_mode(spec, feed, files)

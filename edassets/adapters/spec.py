@@ -83,6 +83,11 @@ def col(*names: str, parse: Transform | None = None, rule: str | None = None) ->
     return Column(names=names, parse=parse, rule=rule or (parse.__name__ if parse else "text"))
 
 
+def _alternatives(side: str | tuple[str, ...]) -> tuple[str, ...]:
+    """One header name or several alternatives, as a tuple."""
+    return (side,) if isinstance(side, str) else tuple(side)
+
+
 @dataclass(frozen=True)
 class Join:
     """Columns brought in from a second file of the same drop, as `<stem>.<column>`.
@@ -113,7 +118,7 @@ class Join:
     @property
     def keys(self) -> tuple[tuple[tuple[str, ...], tuple[str, ...]], ...]:
         """`on` with both sides as tuples of alternative header names."""
-        return tuple(tuple((side,) if isinstance(side, str) else tuple(side) for side in pair) for pair in self.on)
+        return tuple((_alternatives(left), _alternatives(right)) for left, right in self.on)
 
 
 @dataclass(frozen=True)

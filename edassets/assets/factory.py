@@ -10,6 +10,7 @@ the record ledger. No second step re-reads a batch to re-derive what the stage k
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any, cast
 
 import dagster as dg
 
@@ -110,8 +111,8 @@ def _raw_file_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.Partition
 
 
 def _raw_api_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
-    endpoint = feed.endpoint
-    if endpoint is None or spec.api is None:
+    endpoint, api = feed.endpoint, spec.api
+    if endpoint is None or api is None:
         raise ValueError(f"{spec.name}/{feed.name} is not an API feed")
 
     key = asset_key(spec.name, "raw", feed.name)
@@ -137,7 +138,7 @@ def _raw_api_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.Partitions
     ):  # noqa: ANN202 - yields
         district_id, _ = partition_parts(context.partition_key)
         district = districts.district(district_id)
-        base_url = district.endpoints.get(spec.name) or spec.api.default_base_url
+        base_url = district.endpoints.get(spec.name) or api.default_base_url
         if not base_url:
             raise dg.Failure(f"district {district_id} has no {spec.name} endpoint in the registry", allow_retries=False)
         try:
@@ -160,9 +161,11 @@ def _raw_api_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.Partitions
         except Exception as error:  # noqa: BLE001 - only outages are worth Dagster's retries
             # A missing credential or a rejected request fails the same way in 30 s: say why now.
             raise dg.Failure(f"{spec.name}/{feed.name}: {type(error).__name__}: {error}", allow_retries=False) from None
-        records = sum(int(page["records"]) for page in drop.meta.get("pages", []))
+        pages = cast(list[dict[str, Any]], drop.meta.get("pages", []))
+        records = sum(int(page["records"]) for page in pages)
+        since = f" since {drop.meta['cursor']}" if plan.cursor else ""
         context.log.info(f"{spec.name}/{feed.name} {context.partition_key}: {len(drop.files)} pages, {records} records "
-                         f"({plan.sync_mode}{' since ' + drop.meta['cursor'] if plan.cursor else ''})")
+                         f"({plan.sync_mode}{since})")
         yield dg.Output(drop)
         yield file_ledger_check(key, drop)
 

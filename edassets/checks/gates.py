@@ -14,6 +14,7 @@ the decision the validated batch carries.
 """
 
 from collections.abc import Iterator
+from typing import Any
 
 import dagster as dg
 
@@ -60,7 +61,7 @@ def gate_check_specs(key: dg.AssetKey, thresholds: Thresholds) -> list[dg.AssetC
 
 def gate_results(key: dg.AssetKey, batch: ValidatedBatch, thresholds: Thresholds) -> Iterator[dg.AssetCheckResult]:
     """The alert and gate results of one validated batch, from what validation decided."""
-    counts = {
+    counts: dict[str, Any] = {
         "received": batch.received,
         "quarantined": batch.quarantined,
         "quarantine_rate": dg.MetadataValue.float(round(batch.quarantine_rate, 6)),

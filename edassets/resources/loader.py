@@ -13,9 +13,10 @@ and snapshot statements, so they leave identical rows behind.
 
 import logging
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import pandas as pd
 import pyarrow as pa
@@ -33,7 +34,8 @@ DEACTIVATED_AT = "deactivated_at"
 # Rows per COPY / executemany chunk: bounds the memory of the staging copy.
 _CHUNK_ROWS = 50_000
 
-_DIALECT_INSERTS = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
+_DIALECT_INSERTS: dict[str, Callable[[sa.Table], postgresql.Insert | sqlite.Insert]] = {
+    "postgresql": postgresql.insert, "sqlite": sqlite.insert}
 
 
 @dataclass(frozen=True)
@@ -257,6 +259,14 @@ def _to_arrow(frame: pd.DataFrame, table: sa.Table) -> pa.Table:
     return arrow
 
 
+def _driver(connection: sa.Connection) -> Any:
+    """The DBAPI connection under `connection` (psycopg's for COPY, sqlite3's for executemany)."""
+    driver = connection.connection.driver_connection
+    if driver is None:
+        raise RuntimeError("the connection has been invalidated; no DBAPI connection to load through")
+    return driver
+
+
 def _temporary_table(purpose: str, table: sa.Table, columns: Sequence[str]) -> sa.Table:
     """A temporary table with the target's types for `columns` and no constraints.
 
@@ -288,7 +298,7 @@ def _fill_stage(connection: sa.Connection, stage: sa.Table, arrow: pa.Table, key
         # Autovacuum never analyzes temporary tables. Without statistics the planner takes
         # the stage for a few rows and runs the snapshot's anti-join as a nested loop of
         # sequential scans: 29k crosswalk rows took minutes; with them, a hash anti-join.
-        with connection.connection.driver_connection.cursor() as cursor:
+        with _driver(connection).cursor() as cursor:
             cursor.execute(sql.SQL("ANALYZE {stage}").format(stage=sql.Identifier(stage.name)))
 
 
@@ -314,7 +324,7 @@ def _copy_into_stage(connection: sa.Connection, stage: sa.Table, arrow: pa.Table
         columns=sql.SQL(", ").join(sql.Identifier(c) for c in arrow.column_names),
     )
     options = pa_csv.WriteOptions(include_header=False)
-    driver_connection = connection.connection.driver_connection
+    driver_connection = _driver(connection)
     with driver_connection.cursor() as cursor, cursor.copy(statement) as copy:
         for batch in _with_utc_text(arrow).to_batches(max_chunksize=_CHUNK_ROWS):
             sink = pa.BufferOutputStream()
@@ -348,7 +358,7 @@ def _insert_into_stage(connection: sa.Connection, stage: sa.Table, arrow: pa.Tab
     """
     statement = stage.insert().compile(dialect=connection.dialect, column_keys=arrow.column_names)
     order = list(statement.positiontup or arrow.column_names)
-    cursor = connection.connection.driver_connection.cursor()
+    cursor = _driver(connection).cursor()
     try:
         for batch in arrow.select(order).to_batches(max_chunksize=_CHUNK_ROWS):
             if batch.num_rows:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from edassets.resources.districts import District
 from edassets.sandbox import render
-from edassets.sandbox.credentials import env_var_name, env_vars
+from edassets.sandbox.credentials import CredentialName, env_var_name, env_vars
 from edassets.sandbox.server import SandboxServer
 from edassets.sandbox.world import World
 
@@ -25,7 +25,7 @@ def sandbox_districts(world: World, server: SandboxServer) -> list[District]:
     """
     districts = []
     for spec in world.options.districts:
-        def ref(name: str, district_id: str = spec.district_id) -> str:
+        def ref(name: CredentialName, district_id: str = spec.district_id) -> str:
             return f"env:{env_var_name(district_id, name)}"
 
         roster = spec.roster_source

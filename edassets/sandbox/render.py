@@ -26,8 +26,9 @@ Clever pages in). Formatting is vectorised; only the final dict building walks t
 from __future__ import annotations
 
 import io
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date
+from typing import TypeVar
 
 import numpy as np
 import pandas as pd
@@ -37,6 +38,8 @@ import pyarrow.csv as pa_csv
 
 from edassets.demo.synthetic import NWEA_ASSESSMENT_RESULTS_HEADER, NWEA_STUDENTS_BY_SCHOOL_HEADER
 from edassets.sandbox.world import STRING, WorldState
+
+_T = TypeVar("_T")
 
 __all__ = [
     "CLEVER_COLLECTIONS",
@@ -144,7 +147,7 @@ def _sorted(frame: pd.DataFrame, by: str) -> pd.DataFrame:
     return frame.sort_values(by, kind="stable").reset_index(drop=True)
 
 
-def _group_lists(owners: pd.Series, values: list[object], wanted: pd.Series) -> list[list[object]]:
+def _group_lists(owners: pd.Series, values: Sequence[_T], wanted: pd.Series) -> list[list[_T]]:
     """For each of ``wanted`` (unique), the ``values`` whose owner it is, in their given order.
 
     A stable sort and list slices: pandas' ``groupby().agg(list)`` builds a Series per group,
@@ -171,7 +174,7 @@ def _refs(ids: pd.Series, kind: str) -> list[dict[str, str] | None]:
             for href, sid in zip(hrefs, _texts(ids), strict=True)]
 
 
-def _ref_lists(ids: pd.Series, kind: str, owners: pd.Series, wanted: pd.Series) -> list[list[dict[str, str]]]:
+def _ref_lists(ids: pd.Series, kind: str, owners: pd.Series, wanted: pd.Series) -> list[list[dict[str, str] | None]]:
     """For each of ``wanted``, the GUIDRefs of the ids it owns, sorted by id."""
     pairs = pd.DataFrame({"owner": owners.to_numpy(), "id": ids.to_numpy()}).dropna().sort_values("id")
     return _group_lists(pairs["owner"], _refs(pairs["id"], kind), wanted)
@@ -185,7 +188,7 @@ def _common(frame: pd.DataFrame) -> dict[str, list[str]]:
     }
 
 
-def _records(columns: dict[str, list[object]]) -> list[dict[str, object]]:
+def _records(columns: Mapping[str, Sequence[object]]) -> list[dict[str, object]]:
     """Column lists -> one dict per row (a comprehension is several times faster than to_dict)."""
     names = list(columns)
     return [dict(zip(names, row, strict=True)) for row in zip(*columns.values(), strict=True)]
@@ -396,7 +399,7 @@ def _created(clever_ids: pd.Series) -> list[str]:
     return _instants(pd.Series(pd.to_datetime(seconds, unit="s", utc=True)))
 
 
-def _clever_common(frame: pd.DataFrame, district_id: str) -> dict[str, list[object]]:
+def _clever_common(frame: pd.DataFrame, district_id: str) -> dict[str, Sequence[object]]:
     return {
         "id": _texts(frame["clever_id"]),
         "created": _created(frame["clever_id"]),

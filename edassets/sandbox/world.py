@@ -36,6 +36,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections import OrderedDict
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from zoneinfo import ZoneInfo
@@ -398,12 +399,12 @@ def _rows_where(frame: pd.DataFrame, keep: np.ndarray) -> pd.DataFrame:
 _HEX_DIGITS = np.frombuffer(b"0123456789abcdef", dtype=np.uint8)
 
 
-def _text(values: np.ndarray | list[str | None]) -> pd.Series:
+def _text(values: np.ndarray | Sequence[str | None]) -> pd.Series:
     """Python strings (None for missing) as a ``string[pyarrow]`` Series."""
     return pd.Series(values, dtype=STRING)
 
 
-def _pick(choices: np.ndarray | list[str], index: np.ndarray) -> pd.Series:
+def _pick(choices: np.ndarray | Sequence[str], index: np.ndarray) -> pd.Series:
     """``choices[index]`` as strings, NA where the index is negative.
 
     An Arrow take: far cheaper than converting n Python strings when choices are few.
@@ -600,7 +601,7 @@ class _Names:
         given = np.where(female, self.female[rng.integers(0, _NAME_POOL, n)], self.male[rng.integers(0, _NAME_POOL, n)])
         middle_pool = np.where(female, self.female[rng.integers(0, _NAME_POOL, n)],
                                self.male[rng.integers(0, _NAME_POOL, n)])
-        middle = np.where(rng.random(n) < _MIDDLE_NAME_SHARE, middle_pool, None)
+        middle = np.where(rng.random(n) < _MIDDLE_NAME_SHARE, middle_pool, np.full(n, None, dtype=object))
         family = self.family[rng.integers(0, len(self.family), n)]
         return given, middle, family
 

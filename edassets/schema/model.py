@@ -6,6 +6,7 @@ two can never drift apart (PUDL's field dictionary, without the giant dict liter
 """
 
 import enum
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import pandas as pd
@@ -44,7 +45,7 @@ _PANDAS_DTYPES: dict[Kind, object] = {
     Kind.TIMESTAMP: pd.DatetimeTZDtype(unit="ns", tz="UTC"),
 }
 
-_SQL_TYPES: dict[Kind, type[sa.types.TypeEngine] | object] = {
+_SQL_TYPES: dict[Kind, Callable[[], sa.types.TypeEngine]] = {
     Kind.STRING: sa.Text,
     Kind.INTEGER: sa.BigInteger,
     Kind.FLOAT: sa.Double,

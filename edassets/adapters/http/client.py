@@ -447,7 +447,8 @@ class RestClient:
         body = b"".join(chunks)
         # Where requests keeps a read body, so .json()/.text work for paginators; marking
         # it consumed makes close() return the connection to the pool instead of dropping it.
-        response._content, response._content_consumed = body, True
+        response._content = body
+        response._content_consumed = True  # type: ignore[attr-defined]  # requests' own flag, not in its stubs
         response.close()
 
     def _log_attempt(self, progress: _Progress, status: int | str, sent: float) -> None:
