@@ -308,6 +308,12 @@ class ValidatedBatch:
         counts = (failures["field"] + ": " + failures["rule"]).value_counts().head(limit)
         return "; ".join(f"{reason} ({count})" for reason, count in counts.items())
 
+    def blocking_reasons(self) -> tuple[str, ...]:
+        """Why the batch may not load: the gate's reasons and a ledger that does not balance."""
+        gate = self.gate.reasons or (() if self.gate.passed else ("the quarantine gate failed",))
+        imbalance = self.ledger().imbalance()
+        return (*gate, *((f"ledger: {imbalance}",) if imbalance else ()))
+
     def ledger(self) -> "FeedLedger":
         """The feed's ledger as far as validation knows it (nothing loaded yet)."""
         tombstones = 0 if self.tombstones is None else len(self.tombstones)

@@ -56,6 +56,10 @@ class _Budget:
 
 _HEADER_BYTES = 65536
 
+# What zipfile raises for a corrupt or unsupported archive: a bad header or CRC, a
+# compression method it cannot decompress (NotImplementedError, e.g. Deflate64), a cut-off file.
+_ZIP_ERRORS = (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError)
+
 
 @dataclass(frozen=True)
 class _Entry:
@@ -87,8 +91,12 @@ class _Entry:
 def _zip_member(bundle: zipfile.ZipFile, info: zipfile.ZipInfo, container: str) -> _Entry:
     def load() -> bytes:
         # The declared size can lie (a crafted zip): never read more than it declares.
-        with bundle.open(info) as member:
-            content = member.read(info.file_size + 1)
+        # Members are decompressed only here, so a bad CRC surfaces here too.
+        try:
+            with bundle.open(info) as member:
+                content = member.read(info.file_size + 1)
+        except _ZIP_ERRORS as error:
+            raise DropError(f"{container}/{info.filename} cannot be unzipped ({error})") from error
         if len(content) > info.file_size:
             raise DropError(f"{container}/{info.filename} holds more bytes than its zip entry declares; refused")
         return content
@@ -107,7 +115,7 @@ def _zip_entries(path: Path, data: bytes, budget: _Budget) -> list[tuple[str, _E
                 continue
             budget.take(info.filename, info.file_size)
             members.append((f"{path.name}/{info.filename}", _zip_member(bundle, info, path.name)))
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, EOFError, OSError) as error:
+    except _ZIP_ERRORS as error:
         raise DropError(f"{path.name} is not a readable zip file ({error})") from error
     return members
 

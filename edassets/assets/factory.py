@@ -21,9 +21,9 @@ from edassets.adapters.parse import parse_drop
 from edassets.adapters.spec import FeedSpec, ParseContext, PlatformSpec
 from edassets.assets.partitions import partition_parts
 from edassets.checks.gates import (
-    FILE_LEDGER_CHECK,
     ensure_gate_passed,
     file_ledger_check,
+    file_ledger_check_spec,
     gate_check_specs,
     gate_results,
     ledger_check_spec,
@@ -86,8 +86,7 @@ def _raw_file_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.Partition
         group_name=spec.name,
         kinds=set(spec.kinds),
         pool=spec.name,
-        check_specs=[dg.AssetCheckSpec(FILE_LEDGER_CHECK, asset=key, blocking=True,
-                                       description="Every file of the drop was read by a feed or ignored with its reason.")],
+        check_specs=[file_ledger_check_spec(key, "Every file of the drop was read by a feed or ignored with its reason.")],
         description=f"{spec.title}: the bytes of {', '.join(wanted)} exactly as received (and every other file of "
                     "the drop, with why it is ignored), archived write-once.",
     )
@@ -124,8 +123,7 @@ def _raw_api_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.Partitions
         group_name=spec.name,
         kinds=set(spec.kinds),
         pool=spec.name,
-        check_specs=[dg.AssetCheckSpec(FILE_LEDGER_CHECK, asset=key, blocking=True,
-                                       description="Every page fetched was archived and read.")],
+        check_specs=[file_ledger_check_spec(key, "Every page fetched was archived and read.")],
         # Outages outlast the client's own bounded retries; come back later, with jitter.
         retry_policy=dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
         description=f"{spec.title}: every page of {endpoint.path} exactly as received, archived write-once.",

@@ -47,6 +47,11 @@ def file_ledger_check(key: dg.AssetKey, drop: RawDrop) -> dg.AssetCheckResult:
     )
 
 
+def file_ledger_check_spec(key: dg.AssetKey, description: str) -> dg.AssetCheckSpec:
+    """The file ledger of a raw asset."""
+    return dg.AssetCheckSpec(FILE_LEDGER_CHECK, asset=key, blocking=True, description=description)
+
+
 def gate_check_specs(key: dg.AssetKey, thresholds: Thresholds) -> list[dg.AssetCheckSpec]:
     """The alert and the blocking gate of a validated asset."""
     return [
@@ -71,8 +76,7 @@ def gate_results(key: dg.AssetKey, batch: ValidatedBatch, thresholds: Thresholds
         asset_key=key, check_name=ALERT_CHECK, passed=batch.quarantine_rate <= thresholds.alert,
         severity=dg.AssetCheckSeverity.WARN, metadata={**counts, "threshold": thresholds.alert},
     )
-    imbalance = batch.ledger().imbalance()
-    reasons = [*batch.gate.reasons, *([f"ledger: {imbalance}"] if imbalance else [])]
+    reasons = batch.blocking_reasons()
     yield dg.AssetCheckResult(
         asset_key=key, check_name=GATE_CHECK, passed=not reasons, severity=dg.AssetCheckSeverity.ERROR,
         description="; ".join(reasons) or batch.gate.describe(),
@@ -105,9 +109,9 @@ def ensure_gate_passed(batch: ValidatedBatch, validated_key: dg.AssetKey, partit
     Raises:
         BlockedByDataQuality: the gate failed, or the batch's ledger does not balance.
     """
-    imbalance = batch.ledger().imbalance()
-    if batch.gate.passed and imbalance is None:
+    reasons = batch.blocking_reasons()
+    if not reasons:
         return
-    why = "; ".join([*batch.gate.reasons, *([f"ledger: {imbalance}"] if imbalance else [])])
+    why = "; ".join(reasons)
     raise BlockedByDataQuality(f"blocked by data quality: the quarantine gate of {validated_key.to_user_string()} "
                                f"partition {partition} failed ({why}); fix the source data and re-materialize validated")

@@ -249,3 +249,16 @@ def test_read_drop_selects_what_collect_then_select_would_reading_only_that(tmp_
     whole = [name for name in opened if opened.count(name) > 1]
     assert sorted(set(whole)) == ["orgs copy.csv", "orgs.csv", "readme.txt", "users.csv"]
     assert opened.count("classes.csv") == 1  # another feed's file: listed and inventoried, never decompressed
+
+
+def test_a_member_whose_bytes_do_not_match_its_crc_is_a_drop_error(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle.zip"
+    with zipfile.ZipFile(bundle, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("users.csv", USERS + b"u2,student\n" * 10_000 + b"u3,teacher\n")
+    data = bundle.read_bytes()
+    # Flip one byte past the header the listing reads: listing works, decompressing does not.
+    at = data.index(b"u3,teacher")
+    bundle.write_bytes(data[:at] + b"x" + data[at + 1:])
+
+    with pytest.raises(DropError, match=r"bundle.zip/users.csv cannot be unzipped \(Bad CRC-32"):
+        read_drop([bundle], oneroster_csv.SPEC, oneroster_csv.SPEC.feed("persons"))
