@@ -105,40 +105,12 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
-    import dagster as dg
-    import pandas as pd
-
-    from edassets.demo.sandbox_demo import SANDBOX_SEED, demo_world_options, run_sandbox_syncs
-    from edassets.resources.archive import open_archive
-    from edassets.resources.warehouse import WarehouseResource, upgrade_schema
-    from edassets.runs import prepare_instance_home
-    from edassets.sandbox.accuracy import accuracy_table
-    from edassets.sandbox.server import SandboxServer
-    from edassets.sandbox.world import World
+    from edassets.demo.sandbox_demo import print_demo, run_demo
 
     settings = Settings.from_env()
-    prepare_instance_home(settings)
-    instance = dg.DagsterInstance.get()
-    upgrade_schema(settings.warehouse_url)
-    world = World.generate(demo_world_options(args.students))
-    with SandboxServer(world, seed=SANDBOX_SEED) as server:
-        print(f"sandbox serving {len(world.options.districts)} synthetic districts on {server.url}")
-        outcomes = run_sandbox_syncs(world, server, settings, instance)
-        warehouse = WarehouseResource(url=settings.warehouse_url)
-        last_sync = world.options.sync_dates[-1]
-        tables = [accuracy_table(world, d.district_id, world.options.sync_dates, warehouse=warehouse, instance=instance,
-                                 store=open_archive(settings.archive_url, s3_endpoint_url=settings.s3_endpoint_url),
-                                 injected=server.injected_bad_records())
-                  for d in world.options.districts]
-        warehouse.engine().dispose()
-    print()
-    print(f"accuracy against the sandbox's ground truth after the {last_sync} sync:")
-    print(pd.concat(tables, ignore_index=True).drop(columns="wrong_columns").to_string(index=False))
-    print()
-    print(f"warehouse: {settings.warehouse_url}")
-    print(f"archive:   {settings.archive_url}")
-    print(f"open the Dagster UI on this instance: make ui   (DAGSTER_HOME={os.environ['DAGSTER_HOME']})")
-    return 1 if any(o.failure for o in outcomes) else 0
+    result = run_demo(args.students, settings)
+    print_demo(result, settings)
+    return 1 if any(o.failure for o in result.outcomes) else 0
 
 
 def _cmd_sandbox(args: argparse.Namespace) -> int:
@@ -163,7 +135,7 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     importer = commands.add_parser("import", help="import files a district handed over")
-    importer.add_argument("platform", help="platform name, e.g. oneroster_csv or nwea_map")
+    importer.add_argument("platform", help="a file-drop platform (see the README's platform table)")
     importer.add_argument("paths", nargs="+", help="files, folders or zip bundles")
     importer.add_argument("--district", required=True, help="district id (normalised to [a-z0-9_-]); a new one is registered")
     importer.add_argument("--date", help="delivery date YYYY-MM-DD, go-live to today (default today, UTC)")
@@ -171,7 +143,7 @@ def _parser() -> argparse.ArgumentParser:
     importer.set_defaults(handler=_cmd_run)
 
     sync = commands.add_parser("sync", help="fetch a registered district's data from an API platform")
-    sync.add_argument("platform", help="API platform, e.g. oneroster_rest or clever")
+    sync.add_argument("platform", help="an API platform (see the README's platform table)")
     sync.add_argument("--district", required=True, help="registered district id")
     sync.add_argument("--date", help="partition day YYYY-MM-DD, go-live to today (default today, UTC)")
     sync.set_defaults(handler=_cmd_run)

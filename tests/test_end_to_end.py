@@ -18,7 +18,7 @@ from edassets.demo.sandbox_demo import SANDBOX_SEED, run_sandbox_syncs
 from edassets.resources.archive import open_archive
 from edassets.resources.warehouse import WarehouseResource
 from edassets.sandbox.accuracy import accuracy_table
-from edassets.sandbox.credentials import SandboxCredentials
+from edassets.sandbox.credentials import env_vars
 from edassets.sandbox.faults import Fault, FaultPlan
 from edassets.sandbox.server import SandboxServer
 from edassets.sandbox.world import DistrictSpec, World, WorldOptions
@@ -80,7 +80,7 @@ def _assert_exact(table: pd.DataFrame, injected: pd.DataFrame) -> None:
 
 
 def _names_and_secrets(world: World) -> list[str]:
-    secrets = [value for d in world.options.districts for value in SandboxCredentials.for_district(d.district_id, SANDBOX_SEED)]
+    secrets = list(env_vars(world.options.districts, SANDBOX_SEED).values())
     persons = world.state(world.options.districts[0].district_id, world.options.sync_dates[0]).persons
     students = persons[persons["role"] == "student"].head(200)
     return secrets + (students["given_name"] + " " + students["family_name"]).tolist()

@@ -62,7 +62,7 @@ class SnapshotScope:
     """Rows of the target matching these column values and missing from the frame are deactivated.
 
     Attributes:
-        match: column name to value, e.g. ``{"district_id": "d1", "source_platform": "oneroster_csv"}``.
+        match: column name to value, e.g. ``{"district_id": "d1", "source_platform": "<platform>"}``.
         retained: natural keys of records the snapshot did contain but that are not in the
             frame (quarantined for bad data). They are not gone from the source, so their
             warehouse rows must not be deactivated; None when there are none.

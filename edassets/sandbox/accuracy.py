@@ -19,6 +19,8 @@ from edassets.platforms import PLATFORMS
 from edassets.resources.archive import ArchiveStore
 from edassets.resources.io_managers import latest_manifest, read_batch
 from edassets.resources.warehouse import WarehouseResource
+from edassets.sandbox.emulators import EMULATORS
+from edassets.sandbox.onboard import platforms_of
 from edassets.sandbox.truth import COMPARED_COLUMNS, compare, expected_warehouse
 from edassets.sandbox.world import World
 from edassets.schema.entities import ENTITIES_BY_NAME
@@ -27,14 +29,6 @@ ACCURACY_TABLE_COLUMNS: tuple[str, ...] = (
     "district_id", "platform", "entity", "records_expected", "loaded_correctly", "loaded_wrong", "missing",
     "unexpected", "quarantined_correctly", "quarantined_wrongly", "wrong_columns",
 )
-
-# Which sandbox collection's corrupted records show up as which entity.
-_COLLECTION_ENTITY = {
-    "orgs": "school", "schools": "school", "academicSessions": "academic_session", "terms": "academic_session",
-    "courses": "course", "classes": "class", "sections": "class", "users": "person", "demographics": "person",
-    "enrollments": "enrollment", "AssessmentResults.csv": "assessment_result",
-}
-
 
 def quarantined_ids(instance: dg.DagsterInstance, store: ArchiveStore, platform: str, district_id: str,
                     days: Sequence[date]) -> dict[str, pd.Series]:
@@ -97,16 +91,23 @@ def accuracy_table(
         instance: the Dagster instance the syncs ran on.
         store: the audit archive.
         injected: `SandboxServer.injected_bad_records()`; records of it must be quarantined.
+
+    The district's platforms are its roster source and every non-roster platform
+    (`onboard.platforms_of`).
     """
-    roster = world.spec(district_id).roster_source
-    platforms = [roster, "nwea_map"]
+    platforms = platforms_of(world, district_id)
     expected = expected_warehouse(world, district_id, sync_days[-1], platforms)
     actual = {entity: warehouse.district_rows(entity, district_id) for entity in expected}
-    injected = injected if injected is not None else pd.DataFrame(columns=["district_id", "collection", "record_id"])
+    injected = injected if injected is not None else pd.DataFrame(
+        columns=["district_id", "platform", "collection", "record_id", "served_id"])
     mine = injected[injected["district_id"] == district_id]
     injected_by_entity: dict[str, set[str]] = {}
-    for collection, ids in mine.groupby("collection")["record_id"]:
-        injected_by_entity.setdefault(_COLLECTION_ENTITY.get(str(collection), str(collection)), set()).update(ids)
+    served_by_entity: dict[str, set[str]] = {}
+    for (platform, collection), records in mine.groupby(["platform", "collection"]):
+        entity = EMULATORS[str(platform)].collection_entities.get(str(collection), str(collection))
+        injected_by_entity.setdefault(entity, set()).update(records["record_id"])
+        # A defect in the id's own parts (a result keyed by student and test) is quarantined under the served id.
+        served_by_entity.setdefault(entity, set()).update(records["served_id"].replace("", pd.NA).dropna())
     bad_by_entity = _cascade(expected, injected_by_entity)
     # Corrupted records are expected in the quarantine, not in the warehouse.
     expected = {entity: frame[~frame[ENTITIES_BY_NAME[entity].id_column].isin(bad_by_entity.get(entity, set()))]
@@ -118,12 +119,14 @@ def accuracy_table(
         for entity, ids in quarantined.items():
             # Quarantined once, loaded later (a transient fault, a fixed export): not in quarantine any more.
             ids = ids[~ids.isin(set(actual[entity][ENTITIES_BY_NAME[entity].id_column]))].drop_duplicates()
-            correct, wrong = _quarantine_counts(ids, bad_by_entity.get(entity, set()))
+            correct, wrong = _quarantine_counts(ids, bad_by_entity.get(entity, set()) | served_by_entity.get(entity, set()))
             rows.append({"platform": platform, "entity": entity, "quarantined_correctly": correct,
                          "quarantined_wrongly": wrong})
     counts = pd.DataFrame(rows, columns=["platform", "entity", "quarantined_correctly", "quarantined_wrongly"])
     counts = counts.groupby(["platform", "entity"], as_index=False).sum()
-    table["platform"] = table["entity"].map(lambda entity: "nwea_map" if entity == "assessment_result" else roster)
+    # A non-roster platform fills the entities its records become; the roster fills the rest.
+    filled_by = {entity: p for p in platforms[1:] for entity in EMULATORS[p].collection_entities.values()}
+    table["platform"] = table["entity"].map(lambda entity: filled_by.get(entity, platforms[0]))
     table = table.merge(counts, on=["platform", "entity"], how="left").fillna(
         {"quarantined_correctly": 0, "quarantined_wrongly": 0})
     table["district_id"] = district_id

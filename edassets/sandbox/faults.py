@@ -14,14 +14,21 @@ faults are in effect. Two families behave differently:
   (never on paging), so the sandbox can report exactly which records it broke.
 """
 
+from __future__ import annotations
+
+import csv
 import hashlib
+import io
 import random
 import threading
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from types import MappingProxyType
-from typing import Any, Literal, get_args
+from typing import TYPE_CHECKING, Any, Literal, get_args
+
+if TYPE_CHECKING:
+    from edassets.sandbox.emulators.base import ApiEmulator, Emulator, FileEmulator
 
 FaultKind = Literal[
     "rate_limit_storm", "token_expiry", "server_error", "slow", "malformed_json",
@@ -30,23 +37,7 @@ FaultKind = Literal[
 BadRecordKind = Literal["missing_id", "out_of_range_score", "future_date", "dangling_reference"]
 BAD_RECORD_KINDS: tuple[BadRecordKind, ...] = get_args(BadRecordKind)
 
-API_PLATFORMS = frozenset({"oneroster_rest", "clever"})
-FILE_PLATFORMS = frozenset({"oneroster_csv", "nwea_map"})
-PLATFORMS = API_PLATFORMS | FILE_PLATFORMS
-
-_KIND_PLATFORMS: Mapping[str, frozenset[str]] = {
-    "rate_limit_storm": PLATFORMS,
-    "server_error": PLATFORMS,
-    "slow": PLATFORMS,
-    "truncated_page": PLATFORMS,
-    # Only OneRoster tokens can be fetched again (client credentials, §1.1). A Clever
-    # district token is fixed (§1.2): revoking it is an outage, not a transient fault.
-    "token_expiry": frozenset({"oneroster_rest"}),
-    "malformed_json": API_PLATFORMS,
-    "duplicate_records": API_PLATFORMS,
-    "renamed_field": API_PLATFORMS,
-    "bad_records": API_PLATFORMS,
-}
+FAULT_KINDS: tuple[FaultKind, ...] = get_args(FaultKind)
 PERSISTENT_KINDS = frozenset({"renamed_field", "bad_records"})
 
 # kind -> params it accepts (name -> default; None = required).
@@ -80,10 +71,11 @@ class Fault:
 
     Attributes:
         kind: what goes wrong.
-            rate_limit_storm: 429 (OneRoster and file drops: `Retry-After: <retry_after>`;
-                Clever: `X-RateLimit-Reset` = now + retry_after, as Unix seconds).
-            token_expiry: the OneRoster token of the request is revoked once it is
-                answered, so the next page gets 401 mid-pagination.
+            rate_limit_storm: 429 in the vendor's own form (`Emulator.rate_limited`: a
+                `Retry-After: <retry_after>`, or a reset time now + retry_after).
+            token_expiry: the access token of the request is revoked once it is answered,
+                so the next page gets 401 mid-pagination (platforms whose tokens can be
+                fetched again).
             server_error: `status` (500/502/503/504) instead of the answer.
             slow: the answer waits `delay_s` seconds (to trip client timeouts).
             malformed_json: status 200 with a cut JSON body (`variant="cut"`) or an HTML
@@ -94,13 +86,13 @@ class Fault:
                 sent (always this variant for file drops).
             duplicate_records: the last `repeat` records of the previous page are repeated
                 at the start of this one (what offset paging does when rows shift).
-            renamed_field: `field` (dotted path for nested Clever fields, e.g.
-                `name.first`) is renamed `renamed_to` in every record, optionally only in
+            renamed_field: `field` (dotted path for nested fields, e.g. `name.first`) is renamed `renamed_to` in every record, optionally only in
                 `collection`.
-            bad_records: a `rate` share of records (optionally only in `collections`) is
-                corrupted with one of `kinds` (see `corrupt_record`).
-        platform: `oneroster_rest`, `clever`, `oneroster_csv`, `nwea_map` or `*` (every
-            platform the kind applies to).
+            bad_records: a `rate` share of records (optionally only in `collections`:
+                API collections or drop file names) is corrupted with one of `kinds` (see
+                `corrupt_record` and `corrupt_file`).
+        platform: an emulated platform whose emulator lists the kind in `fault_kinds`, or
+            `*` (every platform the kind applies to).
         every: trigger on every n-th matching request.
         probability: or trigger with this probability (seeded RNG); neither = every request.
         count: how many consecutive matching requests one trigger affects (a burst).
@@ -118,11 +110,11 @@ class Fault:
     params: Mapping[str, object] = field(default_factory=dict, hash=False)
 
     def __post_init__(self) -> None:
-        if self.kind not in _KIND_PLATFORMS:
+        if self.kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {self.kind!r}")
-        if self.platform != "*" and self.platform not in _KIND_PLATFORMS[self.kind]:
+        if self.platform != "*" and self.platform not in _platforms_for(self.kind):
             raise ValueError(f"fault {self.kind} cannot apply to platform {self.platform!r}; "
-                             f"use one of {sorted(_KIND_PLATFORMS[self.kind])} or '*'")
+                             f"use one of {sorted(_platforms_for(self.kind))} or '*'")
         if self.every is not None and self.probability is not None:
             raise ValueError("a fault triggers by `every` or by `probability`, not both")
         if self.every is not None and self.every < 1:
@@ -137,11 +129,18 @@ class Fault:
 
     def applies_to(self, platform: str) -> bool:
         """Whether requests to `platform` can be affected by this fault."""
-        return platform in _KIND_PLATFORMS[self.kind] and self.platform in ("*", platform)
+        return platform in _platforms_for(self.kind) and self.platform in ("*", platform)
 
     def param(self, name: str) -> Any:
         """A param's value, or its default."""
         return self.params[name]
+
+
+def _platforms_for(kind: str) -> frozenset[str]:
+    """The emulated platforms a fault kind makes sense for (each emulator says)."""
+    from edassets.sandbox.emulators import EMULATORS  # the emulators import this module
+
+    return frozenset(name for name, emulator in EMULATORS.items() if kind in emulator.fault_kinds)
 
 
 def _checked_params(kind: str, given: Mapping[str, object]) -> dict[str, Any]:
@@ -228,6 +227,13 @@ class FaultInjector:
                 active.append(fault)
         return ActiveFaults(tuple(active))
 
+    def persistent(self, platform: str) -> ActiveFaults:
+        """The persistent faults (`PERSISTENT_KINDS`) applying to `platform`, without counting a request.
+
+        What a file drop rendered outside a request (a folder written for an import) suffers.
+        """
+        return ActiveFaults(tuple(f for f in self._plan.faults if f.kind in PERSISTENT_KINDS and f.applies_to(platform)))
+
     def _triggers(self, i: int, fault: Fault) -> bool:
         if fault.every is not None:
             return self._seen[i] % fault.every == 0
@@ -237,37 +243,6 @@ class FaultInjector:
 
 
 # --- record transforms (pure) -------------------------------------------------------------
-
-ID_FIELDS: Mapping[str, str] = {"oneroster_rest": "sourcedId", "clever": "id"}
-
-# Where each defect goes: kind -> platform -> collection -> candidate field paths (the first
-# one the record has, non-empty, is used). Leaf records are preferred, so a defect costs as
-# few other records as possible (an enrollment with a dangling user breaks only itself).
-_TARGETS: Mapping[str, Mapping[str, Mapping[str, tuple[str, ...]]]] = {
-    # Roster APIs carry no test scores, so the level a student is placed at is pushed past
-    # the top of its scale: CEDS grade codes (§1.1 Grades) and Clever's grade enum (§1.2)
-    # both stop at 13.
-    "out_of_range_score": {
-        "oneroster_rest": {"users": ("grades",)},
-        "clever": {"users": ("roles.student.grade",)},
-    },
-    # A birth date in the future is impossible whatever the day.
-    "future_date": {
-        "oneroster_rest": {"demographics": ("birthDate",)},
-        "clever": {"users": ("roles.student.dob",)},
-    },
-    "dangling_reference": {
-        "oneroster_rest": {
-            "enrollments": ("user",), "classes": ("course",), "courses": ("org",),
-            "users": ("orgs",), "academicSessions": ("parent",), "orgs": ("parent",),
-        },
-        "clever": {
-            "sections": ("course",), "users": ("roles.student.school", "roles.teacher.school"),
-            "schools": ("district",), "courses": ("district",), "terms": ("district",),
-        },
-    },
-}  # fmt: skip
-
 
 def _digest(seed: int, platform: str, collection: str, record_id: str) -> bytes:
     return hashlib.sha256(f"{seed}\x1f{platform}\x1f{collection}\x1f{record_id}".encode()).digest()
@@ -305,21 +280,10 @@ def _edit(record: Mapping[str, Any], path: str, edit: Callable[[dict[str, Any], 
     return root
 
 
-def _target(platform: str, collection: str, record: Mapping[str, Any], kind: str) -> str | None:
+def _target(emulator: type[Emulator], collection: str, record: Mapping[str, Any], kind: str) -> str | None:
     """The field path `kind` would corrupt in this record, or None if it has none."""
-    if kind == "missing_id":
-        candidates: tuple[str, ...] = (ID_FIELDS[platform],)
-    else:
-        candidates = _TARGETS[kind].get(platform, {}).get(collection, ())
+    candidates = emulator.bad_record_targets.get(kind, {}).get(collection, ())
     return next((p for p in candidates if get_path(record, p) not in (None, "", [], {})), None)
-
-
-def _ghost_id(platform: str, digest: bytes) -> str:
-    """An id that names nothing, shaped like the platform's ids (Clever: 24 hex, §1.2)."""
-    h = digest[8:].hex()
-    if platform == "clever":
-        return h[:24]
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:32]}"
 
 
 def _dangle(value: Any, ghost: str) -> Any:
@@ -350,39 +314,17 @@ def _future(value: str) -> str:
     return shifted.isoformat() + value[10:]
 
 
-def corrupt_record(
-    record: Mapping[str, Any], *, platform: str, collection: str, fault: Fault, seed: int
-) -> tuple[Mapping[str, Any], BadRecordKind | None]:
-    """Apply a `bad_records` fault to one record.
-
-    Whether the record is corrupted, and how, depends only on (seed, platform, collection,
-    record id): the same record is broken the same way on every page, page size and sync.
-
-    Defects:
-        missing_id: the id (`sourcedId` / `id`) is emptied.
-        out_of_range_score: a grade level of 14 (see `_TARGETS`).
-        future_date: a birth date a hundred years later.
-        dangling_reference: a reference (GUIDRef or Clever id) to a record that does not exist.
-
-    Args:
-        record: the record as rendered (not modified).
-        platform: `oneroster_rest` or `clever`.
-        collection: the collection the record is served from.
-        fault: the `bad_records` fault.
-        seed: the plan's seed.
-
-    Returns:
-        The record to serve and the defect injected (None: the record is served as is).
-    """
+def _defect(record: Mapping[str, Any], *, emulator: type[Emulator], collection: str, record_id: str, fault: Fault,
+            seed: int) -> tuple[Mapping[str, Any], BadRecordKind | None]:
+    """The record with the defect (seed, platform, collection, record id) picks, if the fault picks it."""
     collections = fault.param("collections")
     if collections and collection not in collections:
         return record, None
-    record_id = str(record.get(ID_FIELDS[platform], ""))
-    digest = _digest(seed, platform, collection, record_id)
+    digest = _digest(seed, emulator.platform, collection, record_id)
     if int.from_bytes(digest[:8]) / 2**64 >= fault.param("rate"):
         return record, None
     kinds: Sequence[BadRecordKind] = fault.param("kinds")
-    applicable = [(k, p) for k in kinds if (p := _target(platform, collection, record, k)) is not None]
+    applicable = [(k, p) for k in kinds if (p := _target(emulator, collection, record, k)) is not None]
     if not applicable:
         return record, None
     kind, path = applicable[digest[8] % len(applicable)]
@@ -395,9 +337,85 @@ def corrupt_record(
         elif kind == "future_date":
             parent[key] = _future(str(parent[key]))
         else:
-            parent[key] = _dangle(parent[key], _ghost_id(platform, digest))
+            parent[key] = _dangle(parent[key], emulator.ghost_id(digest))
 
     return _edit(record, path, edit), kind
+
+
+def corrupt_record(record: Mapping[str, Any], *, emulator: type[ApiEmulator], collection: str, fault: Fault,
+                   seed: int) -> tuple[Mapping[str, Any], BadRecordKind | None]:
+    """Apply a `bad_records` fault to one API record.
+
+    Whether the record is corrupted, and how, depends only on (seed, platform, collection,
+    record id): the same record is broken the same way on every page, page size and sync.
+
+    Defects (where they go, each emulator's `bad_record_targets` says):
+        missing_id: the id is emptied.
+        out_of_range_score: a value of 14, past the top of its scale.
+        future_date: a date a hundred years later, in the same format.
+        dangling_reference: a reference to a record that does not exist (`Emulator.ghost_id`).
+
+    Args:
+        record: the record as rendered (not modified).
+        emulator: the platform's emulator.
+        collection: the collection the record is served from.
+        fault: the `bad_records` fault.
+        seed: the plan's seed.
+
+    Returns:
+        The record to serve and the defect injected (None: the record is served as is).
+    """
+    record_id = str(get_path(record, emulator.id_field) or "")
+    return _defect(record, emulator=emulator, collection=collection, record_id=record_id, fault=fault, seed=seed)
+
+
+@dataclass(frozen=True)
+class InjectedRecord:
+    """A record a `bad_records` fault corrupted.
+
+    Attributes:
+        collection: the API collection or drop file.
+        record_id: the record's real id (also when the defect emptied it).
+        served_id: the id as served (differs where the defect touched the id's parts).
+        kind: the defect.
+    """
+
+    collection: str
+    record_id: str
+    served_id: str
+    kind: BadRecordKind
+
+
+def corrupt_file(data: bytes, *, emulator: type[FileEmulator], name: str, fault: Fault, seed: int
+                 ) -> tuple[bytes, list[InjectedRecord]]:
+    """Apply a `bad_records` fault to the rows of one CSV file of a drop (`corrupt_record`'s defects).
+
+    Only rows a defect picks are rewritten, in the vendor's quoting (`FileEmulator.quote_all`);
+    every other line keeps its bytes. Files without `record_keys` are left alone.
+
+    Returns:
+        The file as served, and the records corrupted.
+    """
+    keys = emulator.record_keys.get(name)
+    if keys is None or (fault.param("collections") and name not in fault.param("collections")):
+        return data, []
+    lines = data.decode("utf-8").split("\n")
+    header = next(csv.reader([lines[0]]))
+    quoting: Literal[0, 1] = csv.QUOTE_ALL if emulator.quote_all else csv.QUOTE_MINIMAL
+    injected: list[InjectedRecord] = []
+    for i in range(1, len(lines)):
+        if not lines[i]:
+            continue
+        row = dict(zip(header, next(csv.reader([lines[i]])), strict=False))
+        record_id = ":".join(row.get(column, "") for column in keys)
+        served, kind = _defect(row, emulator=emulator, collection=name, record_id=record_id, fault=fault, seed=seed)
+        if kind is None:
+            continue
+        out = io.StringIO()
+        csv.writer(out, quoting=quoting, lineterminator="").writerow([served.get(column, "") for column in header])
+        lines[i] = out.getvalue()
+        injected.append(InjectedRecord(name, record_id, ":".join(str(served.get(c, "")) for c in keys), kind))
+    return "\n".join(lines).encode("utf-8"), injected
 
 
 def rename_field(record: Mapping[str, Any], fault: Fault, collection: str) -> Mapping[str, Any]:

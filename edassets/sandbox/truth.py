@@ -1,40 +1,29 @@
 """What the warehouse must contain after syncing a district's platforms: the measured truth.
 
 ARCHITECTURE decision 9: because the sandbox world is known, accuracy is measured, not
-guessed. `expected_warehouse` says, per unified entity, which rows a correct pipeline
-loads; `compare` scores what was actually loaded against it.
+guessed. Each emulator says which rows a correct pipeline loads from its platform
+(`Emulator.truth`); `expected_warehouse` gathers them for a district's platforms and
+`compare` scores what was actually loaded against it.
 
-Conventions the platform modules follow (the lead's contract, stated once here):
+Conventions every platform follows (the contract, stated once here; each emulator states
+its platform's own):
 
-* **Canonical ids are the roster source's ids.** A district whose ``roster_source`` is
-  ``oneroster_rest`` or ``oneroster_csv`` uses OneRoster sourcedIds for schools, sessions,
-  courses, classes, persons and enrollments; a ``clever`` district uses Clever ids.
-* **Clever has no enrollment ids** (enrollments are implicit in ``section.students`` and
-  ``section.teachers``, K12_FORMATS §1.2). A Clever enrollment's id is
-  ``f"{section id}:{user id}"``; ``is_primary`` is True for the section's ``teacher`` and
-  False for every other teacher and for students (as OneRoster writes ``primary=false``).
-* **Clever sections have one term**: a class running all year (both semesters in
-  OneRoster's ``termSourcedIds``) has the school year's term id in Clever.
-* **What Clever cannot say about guardians and administrators**: students and teachers
-  have their school. OneRoster lists guardians and district administrators under the
-  district org, so their ``school_id`` there is the district's sourcedId. Clever contacts
-  and district admins have no school and no ``credentials`` (so no username), and a
-  Clever district admin carries only ``legacy_id`` and ``title`` (no SIS or state id):
-  those values are NA for a Clever district.
+* **Canonical ids are the roster source's ids** (`Emulator.id_scheme` of the district's
+  roster platform): schools, sessions, courses, classes, persons and enrollments.
+* **An enrollment without an id of its own** in that scheme is named
+  ``f"{class id}:{person id}"``.
 * **Deactivation, never deletion** (decision 5): withdrawn students, their guardians and
   the seats a transfer or withdrawal ended are rows with ``active`` False. The truth
   assumes each platform was synced on ``as_of`` and also while deleted records still
-  existed (the world's first sync date, before any change): a bulk file or Clever, where
-  deleted records are simply absent, can only deactivate what it saw before.
-* **Assessment results** (NWEA MAP) are keyed ``f"{StudentID}:{TestID}"`` with
-  ``source_platform="nwea_map"`` and point at the canonical person found through the SIS
-  id. They are expected only when the district's roster is synced too: without it every
-  result is unmatched and quarantined (decision 7), so nothing loads.
+  existed (the world's first sync date, before any change): a bulk file or an API where
+  deleted records are simply absent can only deactivate what it saw before.
+* **Non-roster platforms** (assessments, activity) point at the canonical person found
+  through the crosswalk. They are expected only when the district's roster is synced too:
+  without it every record is unmatched and quarantined (decision 7), so nothing loads.
 
-Deliberate simplifications: only the columns both roster platforms can fill are compared
-(`COMPARED_COLUMNS`); vendor vocabularies the schema keeps verbatim (subjects, Clever's
-grade-less courses, OneRoster's session types and catalogue links) are not. Lineage,
-``deactivated_at`` and ``source_platform`` of roster rows are the loader's business.
+Deliberate simplifications: only the columns every platform filling an entity can fill
+are compared (`COMPARED_COLUMNS`); vendor vocabularies the schema keeps verbatim are not.
+Lineage, ``deactivated_at`` and ``source_platform`` of roster rows are the loader's business.
 """
 
 from __future__ import annotations
@@ -45,14 +34,12 @@ from datetime import date
 import numpy as np
 import pandas as pd
 
-from edassets.sandbox.world import ROSTER_SOURCES, STRING, World, WorldState
+from edassets.sandbox import wire
+from edassets.sandbox.world import STRING, World, WorldState
 from edassets.schema.entities import ENTITIES_BY_NAME
 from edassets.schema.model import Kind
 
-__all__ = ["COMPARED_COLUMNS", "PLATFORMS", "compare", "expected_warehouse"]
-
-PLATFORMS: tuple[str, ...] = (*ROSTER_SOURCES, "nwea_map")
-"""Platforms the truth knows how to expect."""
+__all__ = ["ACCURACY_COLUMNS", "COMPARED_COLUMNS", "compare", "expected_warehouse", "roster_truth"]
 
 COMPARED_COLUMNS: dict[str, tuple[str, ...]] = {
     "school": ("district_id", "school_id", "name", "school_number", "parent_id", "active"),
@@ -89,7 +76,7 @@ def expected_warehouse(world: World, district_id: str, as_of: date, platforms: S
         world: The sandbox world.
         district_id: The district.
         as_of: The last sync day.
-        platforms: Platforms synced: the district's roster source and/or ``"nwea_map"``.
+        platforms: Platforms synced: the district's roster source and/or non-roster platforms.
 
     Returns:
         Per entity of `COMPARED_COLUMNS` (all of them, empty where no synced platform fills
@@ -97,22 +84,26 @@ def expected_warehouse(world: World, district_id: str, as_of: date, platforms: S
 
     Raises:
         KeyError: If the world has no such district.
-        ValueError: For an unknown platform, or a roster platform that is not the district's
-            roster source (its ids would not be canonical).
+        ValueError: For a platform the sandbox does not emulate, or a roster platform that is
+            not the district's roster source (its ids would not be canonical).
     """
+    from edassets.sandbox.emulators import EMULATORS
+
     spec = world.spec(district_id)
-    unknown = set(platforms) - set(PLATFORMS)
+    unknown = set(platforms) - set(EMULATORS)
     if unknown:
-        raise ValueError(f"no truth for platforms {sorted(unknown)}; known: {PLATFORMS}")
-    foreign = set(platforms) & set(ROSTER_SOURCES) - {spec.roster_source}
+        raise ValueError(f"no truth for platforms {sorted(unknown)}; known: {sorted(EMULATORS)}")
+    foreign = {p for p in platforms if EMULATORS[p].roster} - {spec.roster_source}
     if foreign:
         raise ValueError(f"{district_id}'s roster is {spec.roster_source}; {sorted(foreign)} cannot also be its roster")
     state = world.state(district_id, as_of)
     expected = {entity: _empty(entity) for entity in COMPARED_COLUMNS}
     if spec.roster_source in platforms:
-        expected.update(_roster_truth(state))
-        if "nwea_map" in platforms:
-            expected["assessment_result"] = _assessment_truth(state)
+        roster = EMULATORS[spec.roster_source]
+        expected.update(roster.truth(state, roster.id_scheme))
+        for platform in platforms:
+            if not EMULATORS[platform].roster:
+                expected.update(EMULATORS[platform].truth(state, roster.id_scheme))
     return {entity: _typed(entity, frame) for entity, frame in expected.items()}
 
 
@@ -169,43 +160,24 @@ def compare(expected: Mapping[str, pd.DataFrame], actual: Mapping[str, pd.DataFr
 # --- the truth, per entity --------------------------------------------------------------------------
 
 
-def _ids(frame: pd.DataFrame, key: str, scheme: str) -> pd.Series:
-    return pd.Series(frame[scheme].array, index=pd.Index(frame[key].array))
+def roster_truth(state: WorldState, scheme: str) -> dict[str, pd.DataFrame]:
+    """The roster a district loads from a platform showing ``scheme`` ids, before its own conventions.
 
-
-def _roster_truth(state: WorldState) -> dict[str, pd.DataFrame]:
-    spec = state.spec
-    clever = spec.roster_source == "clever"
-    scheme = "clever_id" if clever else "sourced_id"
-    district_id = spec.district_id
+    Every person keeps the ids and username the world gives them and the school they attend
+    (NA for guardians and district staff); classes list all their terms. A roster emulator
+    adjusts what its platform cannot say (`Emulator.truth`).
+    """
+    district_id = state.spec.district_id
     district_org = state.district[scheme].iloc[0]
-    school_id = _ids(state.schools, "school_key", scheme)
-    person_id = _ids(state.persons, "person_key", scheme)
-    class_id = _ids(state.classes, "class_key", scheme)
-    term_id = dict(zip(state.terms["term_key"], state.terms[scheme], strict=True))
-    year = state.terms.loc[state.terms["session_type"] == "schoolYear", "term_key"].iloc[0]
-
-    schools, terms, courses, classes = state.schools, state.terms, state.courses, state.classes
-    codes, cells = pd.factorize(classes["term_keys"])
-    # Clever: one term per section, the school year for a class spanning both semesters.
-    cell_ids = [term_id[year] if clever and "," in cell else ",".join(term_id[k] for k in cell.split(","))
-                for cell in cells]
-    persons = state.persons
-    person_school = persons["school_key"].map(school_id)
-    username, sis, state_ids = persons["username"], persons["sis_id"], persons["state_id"]
-    if clever:
-        # Clever contacts and district admins have no credentials; district admins no ids.
-        username = username.where(persons["role"].isin(["student", "teacher"]))
-        sis = sis.where(persons["role"] != "administrator")
-        state_ids = state_ids.where(persons["role"] != "administrator")
-    else:
-        # OneRoster users need an org: guardians and district staff sit under the district.
-        person_school = person_school.astype(STRING).fillna(district_org)
-    seats = state.enrollments
+    school_id = wire.lookup(state.schools, "school_key", scheme)
+    person_id = wire.lookup(state.persons, "person_key", scheme)
+    class_id = wire.lookup(state.classes, "class_key", scheme)
+    schools, terms, courses, classes, persons, seats = (
+        state.schools, state.terms, state.courses, state.classes, state.persons, state.enrollments)
     seat_class = seats["class_key"].map(class_id)
     seat_person = seats["person_key"].map(person_id)
-    seat_school = seats["class_key"].map(_ids(classes, "class_key", "school_key")).map(school_id)
-    enrollment_id = seat_class + ":" + seat_person if clever else seats["sourced_id"]
+    seat_school = seats["class_key"].map(wire.lookup(classes, "class_key", "school_key")).map(school_id)
+    enrollment_id = seats[scheme] if scheme in seats.columns else seat_class + ":" + seat_person
     return {
         "school": pd.DataFrame({
             "district_id": district_id, "school_id": schools[scheme], "name": schools["name"],
@@ -222,16 +194,18 @@ def _roster_truth(state: WorldState) -> dict[str, pd.DataFrame]:
         "class": pd.DataFrame({
             "district_id": district_id, "class_id": classes[scheme], "title": classes["title"],
             "class_code": classes["class_code"],
-            "course_id": classes["course_key"].map(_ids(courses, "course_key", scheme)),
-            "school_id": classes["school_key"].map(school_id), "term_ids": np.array(cell_ids, dtype=object)[codes],
+            "course_id": classes["course_key"].map(wire.lookup(courses, "course_key", scheme)),
+            "school_id": classes["school_key"].map(school_id),
+            "term_ids": wire.term_ids(state, classes["term_keys"], scheme),
             "grade_levels": classes["grade"], "active": _active(classes),
         }),
         "person": pd.DataFrame({
             "district_id": district_id, "person_id": persons[scheme], "role": persons["role"],
             "given_name": persons["given_name"], "middle_name": persons["middle_name"],
-            "family_name": persons["family_name"], "email": persons["email"], "username": username,
-            "sis_id": sis, "state_id": state_ids, "grade_level": persons["grade"],
-            "birth_date": persons["birth_date"], "school_id": person_school, "active": _active(persons),
+            "family_name": persons["family_name"], "email": persons["email"], "username": persons["username"],
+            "sis_id": persons["sis_id"], "state_id": persons["state_id"], "grade_level": persons["grade"],
+            "birth_date": persons["birth_date"], "school_id": persons["school_key"].map(school_id),
+            "active": _active(persons),
         }),
         "enrollment": pd.DataFrame({
             "district_id": district_id, "enrollment_id": enrollment_id, "class_id": seat_class,
@@ -239,32 +213,6 @@ def _roster_truth(state: WorldState) -> dict[str, pd.DataFrame]:
             "is_primary": seats["is_primary"], "active": _active(seats),
         }),
     }
-
-
-def _assessment_truth(state: WorldState) -> pd.DataFrame:
-    scheme = "clever_id" if state.spec.roster_source == "clever" else "sourced_id"
-    results = state.assessment_results
-    sis = results["person_key"].map(_ids(state.persons, "person_key", "sis_id"))
-    return pd.DataFrame({
-        "district_id": state.spec.district_id,
-        "source_platform": "nwea_map",
-        "result_id": sis + ":" + results["test_id"],
-        "person_id": results["person_key"].map(_ids(state.persons, "person_key", scheme)),
-        "source_person_id": sis,
-        "assessment_name": results["test_name"],
-        "subject": results["subject"],
-        "vendor": "NWEA",
-        "assessment_window": results["term_name"],
-        "administered_at": results["administered_at"],
-        "grade_at_test": results["grade_at_test"],
-        "scale_score": results["rit_score"],
-        "scale_name": results["course"],
-        "standard_error": results["standard_error"],
-        "percentile": results["percentile"],
-        "performance_level": results["quintile"],
-        "duration_minutes": results["duration_minutes"],
-        "counts_for_growth": True,
-    })
 
 
 def _active(frame: pd.DataFrame) -> pd.Series:

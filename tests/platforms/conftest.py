@@ -1,8 +1,8 @@
 """One small sandbox world and server for the platform contract suite, plus each feed's fixture drop.
 
-Three districts of 500 students, one per authoritative roster (OneRoster CSV, OneRoster REST,
-Clever), served as of the world's first sync date. A feed's "fixture drop" is what the
-platform's raw asset would receive for the district whose roster the platform is (any
+One district of 500 students per authoritative roster platform of the emulator registry,
+served as of the world's first sync date. A feed's "fixture drop" is what the platform's
+raw asset would receive for the district whose roster the platform is (any
 district for platforms that are not rosters): the rendered files for file-drop platforms,
 the pages fetched from the running sandbox for API platforms.
 """
@@ -24,17 +24,16 @@ from edassets.checks.validation import validate_batch
 from edassets.demo.sandbox_demo import SANDBOX_SEED
 from edassets.handoffs import ParsedBatch, RawDrop, ValidatedBatch
 from edassets.platforms import PLATFORMS
-from edassets.sandbox import render
-from edassets.sandbox.credentials import SandboxCredentials
+from edassets.sandbox.credentials import sandbox_credentials
+from edassets.sandbox.emulators import EMULATORS, roster_platforms
 from edassets.sandbox.server import SandboxServer
 from edassets.sandbox.world import DistrictSpec, World, WorldOptions
 from edassets.schema.entities import ENTITIES_BY_NAME, PERSON_IDENTIFIER
 
 CONTRACT_OPTIONS = WorldOptions(
-    districts=(
-        DistrictSpec("contract-csv", "Contract CSV Unified", 500, "oneroster_csv", "America/Chicago"),
-        DistrictSpec("contract-rest", "Contract REST Unified", 500, "oneroster_rest", "America/Denver"),
-        DistrictSpec("contract-clever", "Contract Clever Unified", 500, "clever", "America/New_York"),
+    districts=tuple(
+        DistrictSpec(f"contract-{i}", f"Contract {EMULATORS[name].title} Unified", 500, name, "America/Chicago")
+        for i, name in enumerate(roster_platforms())
     ),
     seed=SANDBOX_SEED,
 )
@@ -42,12 +41,6 @@ CONTRACT_OPTIONS = WorldOptions(
 
 TODAY: date = CONTRACT_OPTIONS.sync_dates[0]
 """The day the sandbox serves (the first sync: before any transfer or withdrawal)."""
-
-RENDERED_FILES: dict[str, Callable[..., dict[str, bytes]]] = {
-    "oneroster_csv": render.oneroster_csv_files,
-    "nwea_map": render.nwea_map_files,
-}
-"""File-drop platform -> the sandbox renderer of its drop."""
 
 RUN_ID = "contract-run"
 
@@ -65,11 +58,7 @@ def district_for(world: World, platform_name: str) -> str:
 
 def credentials_for(platform_name: str, district_id: str) -> dict[str, str]:
     """The resolved credentials a platform's `ApiSpec.auth` expects, for a sandbox district."""
-    creds = SandboxCredentials.for_district(district_id, SANDBOX_SEED)
-    return {
-        "oneroster_rest": {"client_id": creds.oneroster_client_id, "client_secret": creds.oneroster_client_secret},
-        "clever": {"token": creds.clever_token},
-    }.get(platform_name, {})
+    return sandbox_credentials(platform_name, district_id, SANDBOX_SEED)
 
 
 class ContractFixtures:
@@ -115,7 +104,7 @@ class ContractFixtures:
         folder = self._root / district_id / spec.name
         if not folder.exists():
             folder.mkdir(parents=True)
-            for name, data in RENDERED_FILES[spec.name](self.world.state(district_id, TODAY)).items():
+            for name, data in self.server.drop_files(spec.name, district_id).items():
                 (folder / name).write_bytes(data)
         files, containers = collect_files([folder])
         return select_drop(files, containers, spec, feed)

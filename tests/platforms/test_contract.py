@@ -32,7 +32,7 @@ from edassets.platforms import PLATFORMS
 from edassets.resources.districts import DistrictRegistry
 from edassets.resources.warehouse import WarehouseResource
 from edassets.runs import run_platform
-from edassets.sandbox import render
+from edassets.sandbox.emulators import EMULATORS, ApiEmulator
 from edassets.sandbox.onboard import sandbox_districts, sandbox_environment
 from edassets.sandbox.server import SandboxServer
 from edassets.sandbox.world import World
@@ -52,13 +52,6 @@ INCREMENTAL_PLATFORMS = [
 # Columns the engine fills itself, so a mapping never has to name them.
 ENGINE_FILLED = frozenset({"district_id", "source_platform", "active", *LINEAGE_COLUMNS})
 FORBIDDEN_NAMES = ("requests", "dagster", "sqlalchemy")
-
-# Where the sandbox renders each API platform's collections (the truth the cursor is checked against).
-RENDERED_RECORDS = {
-    "oneroster_rest": render.oneroster_rest_records,
-    "clever": render.clever_records,
-}
-
 
 def _feed(platform_name: str, feed_name: str) -> tuple[PlatformSpec, FeedSpec]:
     spec = PLATFORMS[platform_name]
@@ -232,10 +225,11 @@ def _dig(record: Mapping[str, Any], path: str) -> Any:
 
 def _newest_rendered(world: World, platform_name: str, district_id: str, feed: FeedSpec) -> datetime:
     """The newest modification time among the records the sandbox serves for the feed's collection."""
-    assert platform_name in RENDERED_RECORDS, f"the sandbox renders no records for {platform_name}"
+    emulator = EMULATORS[platform_name]
+    assert issubclass(emulator, ApiEmulator), f"the sandbox serves no API records for {platform_name}"
     assert feed.endpoint is not None and feed.endpoint.incremental is not None
     collection = feed.endpoint.path.rstrip("/").rsplit("/", 1)[-1]
-    records = RENDERED_RECORDS[platform_name](world.state(district_id, TODAY), collection)
+    records = emulator.render(world.state(district_id, TODAY), collection)
     stamps = pd.Series([_dig(r, feed.endpoint.incremental.cursor_field) for r in records], dtype="string")
     return utc_timestamp(stamps).max().to_pydatetime()
 

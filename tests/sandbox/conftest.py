@@ -1,4 +1,4 @@
-"""A tiny fake world served through the `Renderers` seam, and helpers to talk to the sandbox.
+"""A tiny fake world served through the renderers seam, and helpers to talk to the sandbox.
 
 The records have the wire shape `edassets.sandbox.render` produces (K12_FORMATS §1.1 and
 §1.2) but are few and hand-made, so the server is tested on its own. Between DAY1 and
@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 import requests
 
-from edassets.sandbox.credentials import SandboxCredentials
+from edassets.sandbox.credentials import sandbox_credentials
 from edassets.sandbox.faults import Fault, FaultPlan
-from edassets.sandbox.server import Renderers, SandboxServer
+from edassets.sandbox.server import SandboxServer
 
 DAY1, DAY2 = date(2026, 1, 5), date(2026, 1, 12)
 DISTRICTS = ("north", "south-isd")
@@ -137,7 +137,8 @@ def nwea_map_files(state: FakeState) -> dict[str, bytes]:
     return {"AssessmentResults.csv": f"StudentID,TestRITScore\n600000,201\n# {state.as_of}\n".encode()}
 
 
-FAKE_RENDERERS = Renderers(oneroster_records, clever_records, oneroster_csv_files, nwea_map_files)
+FAKE_RENDERERS = {"oneroster_rest": oneroster_records, "clever": clever_records, "oneroster_csv": oneroster_csv_files,
+                  "nwea_map": nwea_map_files}
 
 
 @pytest.fixture
@@ -163,8 +164,9 @@ def sandbox(start_sandbox: Callable[..., SandboxServer]) -> SandboxServer:
     return start_sandbox()
 
 
-def credentials(district: str) -> SandboxCredentials:
-    return SandboxCredentials.for_district(district, SEED)
+def credentials(district: str, seed: int = SEED) -> dict[str, str]:
+    """The district's OneRoster client id and secret and its Clever token."""
+    return {**sandbox_credentials("oneroster_rest", district, seed), **sandbox_credentials("clever", district, seed)}
 
 
 def oneroster_token(server: SandboxServer, district: str = "north", *, basic: bool = True) -> str:
@@ -173,11 +175,11 @@ def oneroster_token(server: SandboxServer, district: str = "north", *, basic: bo
     url = f"{server.base_url('oneroster_rest', district)}/oauth/token"
     if basic:
         response = requests.post(url, data={"grant_type": "client_credentials"}, timeout=TIMEOUT,
-                                 auth=(creds.oneroster_client_id, creds.oneroster_client_secret))
+                                 auth=(creds["client_id"], creds["client_secret"]))
     else:
         response = requests.post(url, timeout=TIMEOUT, data={
-            "grant_type": "client_credentials", "client_id": creds.oneroster_client_id,
-            "client_secret": creds.oneroster_client_secret})
+            "grant_type": "client_credentials", "client_id": creds["client_id"],
+            "client_secret": creds['client_secret']})
     response.raise_for_status()
     return response.json()["access_token"]
 
@@ -189,7 +191,7 @@ def oneroster_url(server: SandboxServer, collection: str, district: str = "north
 def clever_get(server: SandboxServer, uri: str, district: str = "north", **kwargs: Any) -> requests.Response:
     """GET a Clever `uri` (`/v3.0/...`, as in Clever links) with the district's token."""
     kwargs.setdefault("timeout", TIMEOUT)
-    headers = {"Authorization": f"Bearer {credentials(district).clever_token}"}
+    headers = {"Authorization": f"Bearer {credentials(district)['token']}"}
     return requests.get(server.base_url("clever", district) + uri, headers=headers, **kwargs)
 
 

@@ -106,7 +106,7 @@ def test_rate_limit_storm(start_sandbox: Start) -> None:
     assert before + 3 <= int(clever.headers["X-RateLimit-Reset"]) <= time.time() + 4
     assert clever.headers["X-RateLimit-Remaining"] == "0" and "X-RateLimit-Limit" in clever.headers
 
-    drop = f"{server.url}/files/north/oneroster.zip"
+    drop = f"{server.url}/files/north/oneroster_csv.zip"
     assert requests.get(drop, timeout=TIMEOUT).status_code == 200
     assert requests.get(drop, timeout=TIMEOUT).headers["Retry-After"] == "3"
     assert [e.faults for e in server.request_log if e.status == 429] == [("rate_limit_storm",)] * 3
@@ -352,7 +352,7 @@ def test_transient_faults_never_change_what_a_correct_client_gets(start_sandbox:
 
 def test_file_drop_transport_faults(start_sandbox: Start) -> None:
     server = start_sandbox(Fault("server_error", "oneroster_csv", every=2), Fault("truncated_page", "*", every=3))
-    url = f"{server.url}/files/north/oneroster.zip"
+    url = f"{server.url}/files/north/oneroster_csv.zip"
     outcomes: list[int | str] = []
     for _ in range(4):
         try:

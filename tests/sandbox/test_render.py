@@ -18,10 +18,13 @@ from edassets.adapters.csv_files import read_csv_text
 from edassets.adapters.mapping import map_feed
 from edassets.adapters.spec import FeedSpec, ParseContext
 from edassets.checks.validation import validate_batch
-from edassets.demo.synthetic import NWEA_ASSESSMENT_RESULTS_HEADER, NWEA_STUDENTS_BY_SCHOOL_HEADER
 from edassets.handoffs import ParsedBatch, ValidatedBatch
 from edassets.platforms import nwea_map, oneroster_csv
-from edassets.sandbox import render
+from edassets.sandbox.emulators import EMULATORS
+from edassets.sandbox.emulators import clever as clever_emulator
+from edassets.sandbox.emulators import nwea_map as nwea_map_emulator
+from edassets.sandbox.emulators import oneroster as oneroster_wire
+from edassets.sandbox.emulators import oneroster_csv as oneroster_csv_emulator
 from edassets.sandbox.world import GRADES, SUBJECTS, DistrictSpec, World, WorldOptions, WorldState
 from edassets.schema.entities import ENTITIES_BY_NAME
 
@@ -44,12 +47,12 @@ def state() -> WorldState:
 
 @pytest.fixture(scope="module")
 def oneroster(state: WorldState) -> dict[str, list[dict]]:
-    return {c: render.oneroster_rest_records(state, c) for c in render.ONEROSTER_COLLECTIONS}
+    return {c: EMULATORS["oneroster_rest"].render(state, c) for c in oneroster_wire.COLLECTIONS}
 
 
 @pytest.fixture(scope="module")
 def clever(state: WorldState) -> dict[str, list[dict]]:
-    return {c: render.clever_records(state, c) for c in render.CLEVER_COLLECTIONS}
+    return {c: EMULATORS["clever"].render(state, c) for c in clever_emulator.COLLECTIONS}
 
 
 def _withdrawn(state: WorldState) -> pd.DataFrame:
@@ -93,7 +96,7 @@ def test_oneroster_references_are_guidrefs_that_resolve(oneroster: dict[str, lis
                 for ref in _guidrefs(value):
                     assert set(ref) == {"href", "sourcedId", "type"}
                     plural = {v: k for k, v in GUIDREF_TYPES.items()}[ref["type"]]
-                    assert ref["href"] == f"{render.ONEROSTER_BASE_PATH}/{plural}/{ref['sourcedId']}"
+                    assert ref["href"] == f"{oneroster_wire.BASE_PATH}/{plural}/{ref['sourcedId']}"
                     assert (ref["type"], ref["sourcedId"]) in known
                     seen[name] += 1
     assert {"parent", "children", "schoolYear", "org", "course", "school", "terms", "agents", "orgs", "user",
@@ -144,9 +147,9 @@ def test_oneroster_enrollments_and_classes(oneroster: dict[str, list[dict]]) -> 
 
 def test_unknown_collection(state: WorldState) -> None:
     with pytest.raises(ValueError, match="unknown OneRoster collection 'students'"):
-        render.oneroster_rest_records(state, "students")
+        EMULATORS["oneroster_rest"].render(state, "students")
     with pytest.raises(ValueError, match="unknown Clever collection 'events'"):
-        render.clever_records(state, "events")
+        EMULATORS["clever"].render(state, "events")
 
 
 # --- Clever Data API v3.0 ------------------------------------------------------------------------------
@@ -175,7 +178,7 @@ def test_clever_users(state: WorldState, clever: dict[str, list[dict]]) -> None:
         person = persons.loc[user["id"]]
         born = person["birth_date"]
         assert role["dob"] == f"{born.month}/{born.day}/{born.year}"  # M/D/YYYY, no zero padding
-        assert role["grade"] == render.CLEVER_GRADES[person["grade"]]
+        assert role["grade"] == clever_emulator.GRADES[person["grade"]]
         assert role["sis_id"] == person["sis_id"] and role["school"] == role["schools"][0]
     assert {s["roles"]["student"]["grade"] for s in students} <= CLEVER_GRADE_ENUM
     assert any(s["roles"]["student"]["grade"] == "Kindergarten" for s in students)
@@ -203,9 +206,9 @@ def test_clever_sections_hold_the_current_seats(state: WorldState, clever: dict[
 
 
 def test_every_world_grade_and_subject_has_a_clever_spelling() -> None:
-    assert set(render.CLEVER_GRADES) == set(GRADES) and set(render.CLEVER_GRADES.values()) <= CLEVER_GRADE_ENUM
-    assert set(render.CLEVER_SUBJECTS) == {title for _, title in SUBJECTS}
-    assert set(render.CLEVER_SUBJECTS.values()) <= CLEVER_SUBJECT_ENUM
+    assert set(clever_emulator.GRADES) == set(GRADES) and set(clever_emulator.GRADES.values()) <= CLEVER_GRADE_ENUM
+    assert set(clever_emulator.SUBJECTS) == {title for _, title in SUBJECTS}
+    assert set(clever_emulator.SUBJECTS.values()) <= CLEVER_SUBJECT_ENUM
 
 
 def test_clever_schools_terms_courses(state: WorldState, clever: dict[str, list[dict]]) -> None:
@@ -235,7 +238,7 @@ def _read_with_platform(files: dict[str, bytes], spec_feeds: tuple[FeedSpec, ...
 
 def test_csv_bundle_loads_cleanly_with_the_oneroster_csv_platform(state: WorldState) -> None:
     # 1.2 here (roles.csv, districtAdministrator); test_truth loads two 1.1 bundles the same way.
-    files = render.oneroster_csv_files(state, "1.2")
+    files = oneroster_csv_emulator.bundle(state, "1.2")
     manifest = dict(csv.reader(io.StringIO(files["manifest.csv"].decode())))
     assert manifest["oneroster.version"] == "1.2" and manifest["file.users"] == manifest["file.roles"] == "bulk"
     batches, validated = _read_with_platform(files, oneroster_csv.SPEC.feeds, oneroster_csv.PLATFORM)
@@ -252,7 +255,7 @@ def test_csv_bundle_loads_cleanly_with_the_oneroster_csv_platform(state: WorldSt
 
 
 def test_csv_bundle_layout(state: WorldState) -> None:
-    files = render.oneroster_csv_files(state)
+    files = EMULATORS["oneroster_csv"].render(state)
     assert "file.roles" not in dict(csv.reader(io.StringIO(files["manifest.csv"].decode())))
     users = files["users.csv"].decode()
     header, first = users.split("\n")[:2]
@@ -263,24 +266,24 @@ def test_csv_bundle_layout(state: WorldState) -> None:
     rows = list(csv.DictReader(io.StringIO(files["enrollments.csv"].decode())))
     assert [r["sourcedId"] for r in rows] == sorted(r["sourcedId"] for r in rows)
     with pytest.raises(ValueError, match="version"):
-        render.oneroster_csv_files(state, "1.0")
+        oneroster_csv_emulator.bundle(state, "1.0")
 
 
 # --- NWEA MAP Growth --------------------------------------------------------------------------------------
 
 
 def test_nwea_export_layout(state: WorldState) -> None:
-    files = render.nwea_map_files(state)
+    files = EMULATORS["nwea_map"].render(state)
     results = files["AssessmentResults.csv"].decode()
     header, first = results.split("\n")[:2]
-    assert tuple(header.split(",")) == NWEA_ASSESSMENT_RESULTS_HEADER
+    assert tuple(header.split(",")) == nwea_map_emulator.ASSESSMENT_RESULTS_HEADER
     assert first.startswith('"Fall 2025-2026","Birch Unified School District"')  # every value quoted
     rows = list(csv.DictReader(io.StringIO(results)))
     assert len(rows) == len(state.assessment_results)
     sis = set(state.persons["sis_id"])
     assert all(r["StudentID"] in sis and re.fullmatch(r"\d{2}/\d{2}/\d{4}", r["TestStartDate"]) for r in rows)
     roster = list(csv.DictReader(io.StringIO(files["StudentsBySchool.csv"].decode())))
-    assert tuple(roster[0]) == NWEA_STUDENTS_BY_SCHOOL_HEADER
+    assert tuple(roster[0]) == nwea_map_emulator.STUDENTS_BY_SCHOOL_HEADER
     assert {r["Grade"] for r in roster} == {"K", *(str(g) for g in range(1, 13))}
     # Withdrawn students keep their results: an NWEA export is the whole testing term.
     tested_withdrawn = _withdrawn(state).query("role == 'student' and grade != 'PK'")["sis_id"]
@@ -290,7 +293,7 @@ def test_nwea_export_layout(state: WorldState) -> None:
 def test_nwea_export_loads_cleanly_with_the_nwea_platform(state: WorldState) -> None:
     lookup = pd.Series(state.persons["sourced_id"].array, index=pd.Index(state.persons["sis_id"].array))
     _, validated = _read_with_platform(
-        render.nwea_map_files(state), nwea_map.SPEC.feeds, nwea_map.PLATFORM,
+        EMULATORS["nwea_map"].render(state), nwea_map.SPEC.feeds, nwea_map.PLATFORM,
         reference_exists=lambda _, __, values: pd.Series(True, index=values.index),
         person_lookup=lambda ids, _: ids.map(lookup))
     batch = validated["assessment_results"]

@@ -9,7 +9,7 @@ from collections.abc import Callable
 import pytest
 import requests
 
-from edassets.sandbox.credentials import SandboxCredentials, env_var_name, env_vars
+from edassets.sandbox.credentials import env_var_name, env_vars
 from edassets.sandbox.server import SandboxServer
 from tests.sandbox.conftest import (
     DAY1,
@@ -31,11 +31,11 @@ from tests.sandbox.conftest import (
 
 
 def test_credentials_are_deterministic_hex_and_distinct() -> None:
-    north = SandboxCredentials.for_district("north", 11)
-    assert north == SandboxCredentials.for_district("north", 11)
-    assert north != SandboxCredentials.for_district("north", 12)
-    assert north != SandboxCredentials.for_district("south-isd", 11)
-    client_id, secret, token = north
+    north = credentials("north", 11)
+    assert north == credentials("north", 11)
+    assert north != credentials("north", 12)
+    assert north != credentials("south-isd", 11)
+    client_id, secret, token = north["client_id"], north["client_secret"], north["token"]
     assert re.fullmatch(r"[0-9a-f]{32}", client_id)
     assert re.fullmatch(r"[0-9a-f]{64}", secret)
     assert re.fullmatch(r"[0-9a-f]{40}", token)
@@ -43,11 +43,11 @@ def test_credentials_are_deterministic_hex_and_distinct() -> None:
 
 def test_env_vars_name_every_credential_of_every_district() -> None:
     variables = env_vars(["north", FakeDistrict("south-isd")], 11)
-    south = SandboxCredentials.for_district("south-isd", 11)
-    assert variables["SANDBOX_SOUTH_ISD_ONEROSTER_CLIENT_ID"] == south.oneroster_client_id
-    assert variables["SANDBOX_SOUTH_ISD_ONEROSTER_CLIENT_SECRET"] == south.oneroster_client_secret
-    assert variables["SANDBOX_SOUTH_ISD_CLEVER_TOKEN"] == south.clever_token
-    assert env_var_name("north", "CLEVER_TOKEN") in variables
+    south = credentials("south-isd", 11)
+    assert variables["SANDBOX_SOUTH_ISD_ONEROSTER_REST_CLIENT_ID"] == south["client_id"]
+    assert variables["SANDBOX_SOUTH_ISD_ONEROSTER_REST_CLIENT_SECRET"] == south["client_secret"]
+    assert variables["SANDBOX_SOUTH_ISD_CLEVER_TOKEN"] == south["token"]
+    assert env_var_name("north", "clever", "token") in variables
     assert len(variables) == 6
 
 
@@ -84,11 +84,11 @@ def test_oneroster_client_credentials(sandbox: SandboxServer, basic: bool) -> No
     url = f"{sandbox.base_url('oneroster_rest', 'north')}/oauth/token"
     form = {"grant_type": "client_credentials"}
     if basic:
-        response = requests.post(url, data=form, auth=(creds.oneroster_client_id, creds.oneroster_client_secret),
+        response = requests.post(url, data=form, auth=(creds["client_id"], creds["client_secret"]),
                                  timeout=TIMEOUT)
     else:
-        response = requests.post(url, timeout=TIMEOUT, data={**form, "client_id": creds.oneroster_client_id,
-                                                             "client_secret": creds.oneroster_client_secret})
+        response = requests.post(url, timeout=TIMEOUT, data={**form, "client_id": creds["client_id"],
+                                                             "client_secret": creds['client_secret']})
     assert response.status_code == 200
     assert response.headers["Cache-Control"] == "no-store"
     document = response.json()
@@ -105,18 +105,18 @@ def test_oneroster_token_endpoint_rejects_bad_clients(sandbox: SandboxServer) ->
     north, south = credentials("north"), credentials("south-isd")
     url = f"{sandbox.base_url('oneroster_rest', 'north')}/oauth/token"
     grant = {"grant_type": "client_credentials"}
-    wrong = requests.post(url, data=grant, auth=(north.oneroster_client_id, "0" * 64), timeout=TIMEOUT)
+    wrong = requests.post(url, data=grant, auth=(north["client_id"], "0" * 64), timeout=TIMEOUT)
     assert wrong.status_code == 401
     assert wrong.json()["error"] == "invalid_client"
     assert wrong.headers["WWW-Authenticate"].startswith("Basic")
-    other_district = requests.post(url, data=grant, auth=(south.oneroster_client_id, south.oneroster_client_secret),
+    other_district = requests.post(url, data=grant, auth=(south["client_id"], south["client_secret"]),
                                    timeout=TIMEOUT)
     assert other_district.status_code == 401
-    both = requests.post(url, data={**grant, "client_id": north.oneroster_client_id},
-                         auth=(north.oneroster_client_id, north.oneroster_client_secret), timeout=TIMEOUT)
+    both = requests.post(url, data={**grant, "client_id": north['client_id']},
+                         auth=(north["client_id"], north["client_secret"]), timeout=TIMEOUT)
     assert both.status_code == 400
     password = requests.post(url, data={"grant_type": "password"},
-                             auth=(north.oneroster_client_id, north.oneroster_client_secret), timeout=TIMEOUT)
+                             auth=(north["client_id"], north["client_secret"]), timeout=TIMEOUT)
     assert password.json()["error"] == "unsupported_grant_type"
     assert requests.get(url, timeout=TIMEOUT).status_code == 405
 
@@ -136,7 +136,7 @@ def test_oneroster_401_without_wrong_or_foreign_token(sandbox: SandboxServer) ->
 
 
 def test_oneroster_token_expires(start_sandbox: Callable[..., SandboxServer]) -> None:
-    server = start_sandbox(token_ttl_s=0.3)
+    server = start_sandbox(emulator_options={"oneroster_rest": {"token_ttl_s": 0.3}})
     token = oneroster_token(server)
     headers = {"Authorization": f"Bearer {token}"}
     assert requests.get(oneroster_url(server, "orgs"), headers=headers, timeout=TIMEOUT).status_code == 200
@@ -248,7 +248,7 @@ def test_clever_token_chooses_the_district(sandbox: SandboxServer) -> None:
     assert unknown.status_code == 401
     assert requests.get(f"{sandbox.url}/v3.0/users", timeout=TIMEOUT).status_code == 401
     prefixed = requests.get(f"{sandbox.url}/clever/v3.0/districts", timeout=TIMEOUT,
-                            headers={"Authorization": f"Bearer {credentials('north').clever_token}"})
+                            headers={"Authorization": f"Bearer {credentials('north')['token']}"})
     assert prefixed.json() == north
 
 
@@ -282,7 +282,7 @@ def test_clever_limits(sandbox: SandboxServer) -> None:
 
 
 def test_clever_rate_limit_per_token(start_sandbox: Callable[..., SandboxServer]) -> None:
-    server = start_sandbox(clever_rate_limit=3)
+    server = start_sandbox(emulator_options={"clever": {"rate_limit": 3}})
     # 10 requests: even if a minute boundary splits them, one window sees more than 3.
     north = [clever_get(server, "/v3.0/schools", "north") for _ in range(10)]
     limited = [r for r in north if r.status_code == 429]
@@ -298,7 +298,7 @@ def test_clever_rate_limit_per_token(start_sandbox: Callable[..., SandboxServer]
 
 
 def test_file_drops_are_flat_zips_stable_per_day(sandbox: SandboxServer) -> None:
-    url = f"{sandbox.base_url('oneroster_csv', 'north')}/oneroster.zip"
+    url = f"{sandbox.base_url('oneroster_csv', 'north')}/oneroster_csv.zip"
     first = requests.get(url, timeout=TIMEOUT)
     assert first.status_code == 200 and first.headers["Content-Type"] == "application/zip"
     with zipfile.ZipFile(io.BytesIO(first.content)) as archive:
@@ -312,7 +312,7 @@ def test_file_drops_are_flat_zips_stable_per_day(sandbox: SandboxServer) -> None
     later = requests.get(f"{sandbox.url}/files/north/nwea_map.zip", timeout=TIMEOUT)
     with zipfile.ZipFile(io.BytesIO(later.content)) as archive:
         assert str(DAY2) in archive.read("AssessmentResults.csv").decode()
-    assert requests.get(f"{sandbox.url}/files/nowhere/oneroster.zip", timeout=TIMEOUT).status_code == 404
+    assert requests.get(f"{sandbox.url}/files/nowhere/oneroster_csv.zip", timeout=TIMEOUT).status_code == 404
 
 
 # --- the request log ------------------------------------------------------------------------
@@ -327,7 +327,7 @@ def test_request_log_holds_no_secret(sandbox: SandboxServer) -> None:
     clever_get(sandbox, "/v3.0/users")
     logged = repr(sandbox.request_log)
     assert len(sandbox.request_log) == 5
-    for secret in (north.oneroster_client_secret, north.clever_token, token):
+    for secret in (north["client_secret"], north["token"], token):
         assert secret not in logged
     assert [(e.method, e.status, e.platform) for e in sandbox.request_log][-3:] == [
         ("GET", 200, "oneroster_rest"), ("GET", 401, "oneroster_rest"), ("GET", 200, "clever")]
@@ -338,7 +338,7 @@ def test_request_log_holds_no_secret(sandbox: SandboxServer) -> None:
 def test_credentials_match_the_seed_the_server_was_given(start_sandbox: Callable[..., SandboxServer]) -> None:
     server = start_sandbox()
     assert clever_get(server, "/v3.0/districts").status_code == 200  # conftest derives with SEED
-    other = SandboxCredentials.for_district("north", SEED + 1)
+    other = credentials("north", SEED + 1)
     response = requests.get(f"{server.url}/v3.0/districts", timeout=TIMEOUT,
-                            headers={"Authorization": f"Bearer {other.clever_token}"})
+                            headers={"Authorization": f"Bearer {other['token']}"})
     assert response.status_code == 401

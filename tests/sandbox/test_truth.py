@@ -19,7 +19,7 @@ from edassets.adapters.mapping import map_feed
 from edassets.adapters.spec import FeedSpec, ParseContext
 from edassets.checks.validation import validate_batch
 from edassets.platforms import nwea_map, oneroster_csv
-from edassets.sandbox import render
+from edassets.sandbox.emulators import EMULATORS
 from edassets.sandbox.truth import ACCURACY_COLUMNS, COMPARED_COLUMNS, compare, expected_warehouse
 from edassets.sandbox.world import DistrictSpec, World, WorldOptions
 from edassets.schema.entities import ENTITIES_BY_NAME
@@ -88,7 +88,7 @@ def _platform_rows(files: dict[str, bytes], feeds: Sequence[FeedSpec], district:
 
 def _csv_sync(world: World, day: date) -> Loaded:
     state = world.state(CSV_DISTRICT.district_id, day)
-    rows = _platform_rows(render.oneroster_csv_files(state), oneroster_csv.SPEC.feeds, CSV_DISTRICT,
+    rows = _platform_rows(EMULATORS["oneroster_csv"].render(state), oneroster_csv.SPEC.feeds, CSV_DISTRICT,
                           oneroster_csv.PLATFORM)
     return {entity: frame for entity, frame in rows.items() if entity in ROSTER_ENTITIES}
 
@@ -198,7 +198,7 @@ def test_two_csv_syncs_load_exactly_the_truth(world: World, csv_truth: Loaded) -
     loaded = _load(loaded, _csv_sync(world, SYNC2), snapshot=ROSTER_ENTITIES)
     state = world.state(CSV_DISTRICT.district_id, SYNC2)
     lookup = pd.Series(state.persons["sourced_id"].array, index=pd.Index(state.persons["sis_id"].array))
-    results = _platform_rows(render.nwea_map_files(state), nwea_map.SPEC.feeds, CSV_DISTRICT, nwea_map.PLATFORM,
+    results = _platform_rows(EMULATORS["nwea_map"].render(state), nwea_map.SPEC.feeds, CSV_DISTRICT, nwea_map.PLATFORM,
                              person_lookup=lambda ids, _: ids.map(lookup), warehouse=loaded)
     loaded = _load(loaded, results, snapshot=())
 
@@ -211,8 +211,8 @@ def test_two_csv_syncs_load_exactly_the_truth(world: World, csv_truth: Loaded) -
 def _clever_rows(world: World, day: date) -> Loaded:
     """Clever's class, person and enrollment rows under the conventions `truth.py` states."""
     state = world.state(CLEVER_DISTRICT.district_id, day)
-    sections = render.clever_records(state, "sections")
-    users = render.clever_records(state, "users")
+    sections = EMULATORS["clever"].render(state, "sections")
+    users = EMULATORS["clever"].render(state, "users")
     roles = {"student": "student", "teacher": "teacher", "contact": "guardian", "district_admin": "administrator"}
     people = []
     for user in users:

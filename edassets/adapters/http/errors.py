@@ -4,7 +4,7 @@ Airbyte's declarative CDK maps every failure to a failure type and a message som
 act on; these classes are that taxonomy. `str(error)` is always one line naming the
 platform, district, method, redacted URL and outcome, e.g.::
 
-    clever/d1: GET https://api.clever.com/v3.0/users?limit=100 → 503 after 5 attempts
+    rostering_api/d1: GET https://api.example.com/v3.0/users?limit=100 → 503 after 5 attempts
     over 12.3s: upstream unavailable; retry later or check the vendor status page
 
 (on one line). Messages never carry secrets (URLs are redacted by the caller) nor response
@@ -29,7 +29,7 @@ class AdapterError(Exception):
     """Base of every error an HTTP adapter raises.
 
     Attributes:
-        platform: platform name from the spec (e.g. "clever").
+        platform: the platform spec's name.
         district: district id the request ran for.
         request: method and redacted URL, e.g. "GET https://host/v3.0/users?limit=100".
         status: last HTTP status seen, None when no response arrived.

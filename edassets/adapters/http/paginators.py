@@ -164,9 +164,12 @@ class OffsetPaginator(Paginator):
         # the window asked for, and counting them would skip as many real rows.
         if self.record_id:
             ids = [find(record, self.record_id) for record in records]
-            new = {i for i in ids if i not in self._seen}
+            # A record without an id cannot be recognised as a repeat: it counts as new, or
+            # two of them would advance the offset by one and the next page repeat this one.
+            nameless = sum(1 for i in ids if i in (None, ""))
+            new = {i for i in ids if i not in (None, "") and i not in self._seen}
             self._seen.update(new)
-            self._offset += len(new)
+            self._offset += len(new) + nameless
         else:
             self._offset += min(len(records), self.limit)
         if not records:
@@ -240,7 +243,7 @@ class CursorPaginator(Paginator):
 
     Clever v3 answers `{"data": [...], "links": [{"rel": "next", "uri":
     "/v3.0/users?starting_after=<id>"}]}`; the uri is host-relative and paging ends when no
-    `next` link is present (dev.clever.com "Paging and limits"). Parameters the caller set
+    `next` link is present (Clever's "Paging and limits" page). Parameters the caller set
     and the link omits are kept, so filters such as `role=student` survive a link that
     carries only the cursor.
 

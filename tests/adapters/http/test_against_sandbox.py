@@ -28,7 +28,7 @@ from edassets.adapters.http import (
     UpstreamUnavailable,
     redact_url,
 )
-from edassets.sandbox.credentials import SandboxCredentials
+from edassets.sandbox.credentials import sandbox_credentials
 from edassets.sandbox.faults import Fault, FaultPlan
 from edassets.sandbox.server import SandboxServer
 from edassets.sandbox.world import DistrictSpec, World, WorldOptions
@@ -37,7 +37,7 @@ SEED = 11
 DISTRICT = "sandbox-http"
 OPTIONS = WorldOptions(districts=(DistrictSpec(DISTRICT, "Sandbox HTTP Unified", 500, "oneroster_rest"),), seed=SEED)
 TODAY = OPTIONS.sync_dates[0]
-CREDENTIALS = SandboxCredentials.for_district(DISTRICT, SEED)
+CREDENTIALS = {**sandbox_credentials("oneroster_rest", DISTRICT, SEED), **sandbox_credentials("clever", DISTRICT, SEED)}
 PLATFORMS = ("oneroster_rest", "clever")
 PAGE_SIZE = 100  # ten pages of users: room for faults in mid-pagination
 # Retries fast enough for a unit test, patient enough to outlast a burst of one.
@@ -93,7 +93,7 @@ def _watched_values(world: World) -> list[str]:
     for given, family in zip(students["given_name"], students["family_name"], strict=True):
         names += [f"{given} {family}", f"{family}, {given}", f'"givenName":"{given}","familyName":"{family}"',
                   f'"first":"{given}"']
-    return [CREDENTIALS.oneroster_client_secret, CREDENTIALS.clever_token, *names]
+    return [CREDENTIALS["client_secret"], CREDENTIALS["token"], *names]
 
 
 @pytest.fixture(autouse=True)
@@ -113,11 +113,11 @@ def _client(server: SandboxServer, platform: str, *, retry: RetryPolicy = QUICK_
     """A client for the district as its platform spec would build one, with a test retry policy."""
     base_url = server.base_url(platform, DISTRICT)
     if platform == "oneroster_rest":
-        auth = OAuth2ClientCredentials(f"{base_url}/oauth/token", CREDENTIALS.oneroster_client_id,
-                                       CREDENTIALS.oneroster_client_secret)
+        auth = OAuth2ClientCredentials(f"{base_url}/oauth/token", CREDENTIALS["client_id"],
+                                       CREDENTIALS["client_secret"])
         paginator = OffsetPaginator(limit=PAGE_SIZE, total_header="X-Total-Count")
     else:
-        auth = BearerAuth(CREDENTIALS.clever_token)
+        auth = BearerAuth(CREDENTIALS["token"])
         paginator = CursorPaginator(cursor_param="starting_after", last_record_id="data.id")
     return RestClient(base_url, auth=auth, paginator=paginator, retry=retry, timeout_s=timeout_s,
                       platform=platform, district=DISTRICT)
@@ -220,7 +220,7 @@ def _assert_operator_message(error: AdapterError, platform: str) -> str:
     message = str(error)
     assert "\n" not in message
     assert message.startswith(f"{platform}/{DISTRICT}: ")
-    for secret in (CREDENTIALS.oneroster_client_secret, CREDENTIALS.clever_token, CREDENTIALS.oneroster_client_id):
+    for secret in (CREDENTIALS["client_secret"], CREDENTIALS["token"], CREDENTIALS["client_id"]):
         assert secret not in message
         assert secret not in repr(error)
     return message
@@ -234,7 +234,7 @@ def test_an_outage_ends_in_upstream_unavailable_naming_the_redacted_request(
     retry = RetryPolicy(max_attempts=3, max_elapsed_s=5, backoff_base_s=0.01, backoff_max_s=0.02, jitter=False)
     client = _client(server, platform, retry=retry)
     # A client may put a bearer token in the query (RFC 6750 §2.3): it must not reach the message.
-    extra = {"access_token": CREDENTIALS.clever_token} if platform == "clever" else {}
+    extra = {"access_token": CREDENTIALS['token']} if platform == "clever" else {}
 
     with pytest.raises(UpstreamUnavailable) as caught:
         _pages(client, platform, **extra)

@@ -87,6 +87,19 @@ def test_offset_with_record_ids_survives_a_page_that_repeats_rows_and_arrives_cu
     assert [r.arg("offset") for r in fake_server.requests] == ["0", "10", "17"]
 
 
+def test_records_without_an_id_count_as_new_rows_so_paging_never_stalls(fake_server: FakeServer) -> None:
+    # Two records whose id the vendor left empty, on different pages: counting "" once would
+    # advance the offset one row short and the last page would ask for itself again.
+    rows = [{**r, "sourcedId": ""} if i in (3, 14) else r for i, r in enumerate(ROWS)]
+    fake_server.route("GET", "/users", offset_handler(rows, total_header=True))
+    client = RestClient(fake_server.base_url, paginator=OffsetPaginator(limit=10, record_id="sourcedId"))
+
+    pages = list(client.paginate("users", records_path="users"))
+
+    assert len(ids(pages)) == len(rows)
+    assert [r.arg("offset") for r in fake_server.requests] == ["0", "10", "20"]
+
+
 @pytest.mark.parametrize(("rows", "calls"), [(ROWS, 3), (ROWS[:20], 3)])
 def test_offset_without_total_stops_on_short_or_empty_page(
     fake_server: FakeServer, rows: list[dict], calls: int
