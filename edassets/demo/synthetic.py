@@ -37,6 +37,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 
+from edassets.sandbox.world import GRADES
+
 __all__ = [
     "GRADES",
     "NWEA_ASSESSMENT_RESULTS_HEADER",
@@ -85,8 +87,6 @@ _EMAIL_DOMAIN = "demo.example.org"
 
 # --- district shape ----------------------------------------------------------------------
 
-GRADES = ("PK", "KG", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12")
-"""CEDS grade codes the world uses, in order; indices into this tuple are 'grade indices'."""
 _GRADE_LABELS = ("Pre-Kindergarten", "Kindergarten", *(f"Grade {g}" for g in range(1, 13)))
 _NWEA_GRADES = ("PK", "K", *(str(g) for g in range(1, 13)))  # NWEA writes "K" and "5"
 # PK is a small cohort in most districts (partial-day, not universal), hence the low weight.
