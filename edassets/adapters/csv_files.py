@@ -284,6 +284,14 @@ def _nul_rows(table: pa.Table) -> np.ndarray:
     return np.logical_or.reduce([pc.match_substring(column, "\x00").to_numpy(zero_copy_only=False) for column in table.columns])
 
 
+def frame_nul_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Which rows of a text frame hold a NUL byte in any cell (readers whose parser is not pyarrow's)."""
+    nul = np.zeros(len(frame), dtype=bool)
+    for column in frame.columns:
+        nul |= frame[column].str.contains("\x00", regex=False).fillna(False).to_numpy(dtype=bool)
+    return nul
+
+
 def read_csv_text(data: bytes, *, fallback_encoding: str = "cp1252") -> CsvTable:
     """Parse CSV bytes into text columns without losing track of any record.
 

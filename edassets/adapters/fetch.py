@@ -1,16 +1,20 @@
 """Fetching an API feed for one district: every page kept byte for byte, in order.
 
+An `Api` source is paged through by the platform's paginator; a `Custom` fetch gets the
+same authenticated, rate-limited, retrying client and yields the bodies itself.
+
 The raw asset calls `fetch_feed`; the pages go to the archive before anything parses
 them, so a parse bug never costs a refetch (`edassets replay` rebuilds from the archive).
 """
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 
-from edassets.adapters.http import MalformedPayload, RestClient
+from edassets.adapters.http import Auth, MalformedPayload, Paginator, RestClient
 from edassets.adapters.pages import feed_endpoints, page_name
-from edassets.adapters.spec import API_RECORDS, FeedSpec, PlatformSpec
+from edassets.adapters.sources import Custom, FetchContext
+from edassets.adapters.spec import API_RECORDS, ApiSpec, FeedSpec, PlatformSpec
 from edassets.handoffs import RawDrop, ReceivedFile
 
 CURSOR_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
@@ -47,9 +51,12 @@ class FetchPlan:
 
 def plan_fetch(feed: FeedSpec, cursor: datetime | None) -> FetchPlan:
     """Parameters and sync mode of the next fetch of `feed` given its committed cursor."""
+    if feed.source.delivery != "api":
+        raise ValueError(f"feed {feed.name} is not fetched")
     endpoint = feed.endpoint
     if endpoint is None:
-        raise ValueError(f"feed {feed.name} has no endpoint")
+        # A custom fetch keeps no cursor: every fetch is whole, as the feed declares.
+        return FetchPlan({}, feed.sync_mode, None)
     params = dict(endpoint.params)
     incremental = endpoint.incremental
     if incremental is None or cursor is None:
@@ -61,6 +68,21 @@ def plan_fetch(feed: FeedSpec, cursor: datetime | None) -> FetchPlan:
     return FetchPlan(params, "incremental", cursor)
 
 
+def _client(spec: PlatformSpec, api: ApiSpec, base_url: str, auth: Auth, district_id: str,
+            paginator: Paginator | None) -> RestClient:
+    return RestClient(
+        base_url,
+        auth=auth,
+        paginator=paginator,
+        rate_limit=api.rate_limit,
+        retry=api.retry,
+        error_actions=dict(api.error_actions) or None,
+        timeout_s=api.timeout_s,
+        platform=spec.name,
+        district=district_id,
+    )
+
+
 def fetch_feed(
     spec: PlatformSpec,
     feed: FeedSpec,
@@ -70,7 +92,7 @@ def fetch_feed(
     credentials: Mapping[str, str],
     plan: FetchPlan,
 ) -> RawDrop:
-    """Page through a feed's endpoint (and its joins' endpoints); return every page exactly as received.
+    """Fetch a feed (its endpoint and its joins' endpoints, or its custom fetch); return every page exactly as received.
 
     Raises:
         PageArchiveNeeded: a page stayed malformed after the client's retries; it and the
@@ -86,18 +108,17 @@ def fetch_feed(
     meta = {"sync_mode": plan.sync_mode, "cursor": plan.cursor.strftime(CURSOR_FORMAT) if plan.cursor else "",
             "base_url": base_url}
     auth = api.auth(credentials, base_url)
+    source = feed.source
+    if isinstance(source, Custom) and source.fetch is not None:
+        client = _client(spec, api, base_url, auth, district_id, paginator=None)
+        for index, body in enumerate(source.fetch(client, FetchContext(district_id, base_url))):
+            name = page_name(API_RECORDS, index)
+            pages.append(ReceivedFile(name, body))
+            # Records are counted when the pages are read: only the custom code knows the layout.
+            page_log.append({"name": name, "fetched_at": datetime.now(UTC).isoformat(), "bytes": len(body)})
+        return RawDrop.all_read(pages, feed.name, meta={**meta, "pages": page_log})
     for table, endpoint in feed_endpoints(feed):
-        client = RestClient(
-            base_url,
-            auth=auth,
-            paginator=(endpoint.paginator or api.paginator)(),
-            rate_limit=api.rate_limit,
-            retry=api.retry,
-            error_actions=dict(api.error_actions) or None,
-            timeout_s=api.timeout_s,
-            platform=spec.name,
-            district=district_id,
-        )
+        client = _client(spec, api, base_url, auth, district_id, paginator=(endpoint.paginator or api.paginator)())
         # Only the feed's own records are filtered by the cursor; joined tables are read whole.
         params = plan.params if table == API_RECORDS else dict(endpoint.params)
         try:

@@ -216,8 +216,10 @@ def _assign_roles(spec: PlatformSpec, entries: Sequence[_Entry],
     role_of = {e.name: _base_name(e) for e in entries if e.name not in ignored and _base_name(e) in readers}
     for role, signature in signatures.items():
         # Districts rename exports ("Fall results.csv"); the header still says what they are.
+        # Only a file of the same type is compared: a signature is the first line read as CSV.
+        suffix = PurePosixPath(role).suffix
         for entry in entries:
-            if (entry.name not in ignored and entry.name not in role_of and _base_name(entry).endswith(".csv")
+            if (entry.name not in ignored and entry.name not in role_of and _base_name(entry).endswith(suffix)
                     and signature <= _header_names(entry.header)):
                 role_of[entry.name] = role
     # The same bytes twice (a zip and its unpacked copy) would load every record twice: the

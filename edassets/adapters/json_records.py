@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from edassets.adapters.csv_files import NUL_RULE, CsvTable, MalformedRow
+from edassets.adapters.csv_files import NUL_RULE, CsvTable, MalformedRow, frame_nul_rows
 from edassets.handoffs import ReceivedFile
 
 _STRING = pd.StringDtype("pyarrow")
@@ -114,9 +114,7 @@ def read_json_pages(
     row_keys = np.concatenate(keys) if keys else np.zeros(0, dtype=object)
     # JSON may carry "\u0000"; PostgreSQL text cannot store it, so such a record would
     # load into one warehouse and crash the other. It is malformed, as in a CSV file.
-    nul = np.zeros(len(text), dtype=bool)
-    for column in text.columns:
-        nul |= text[column].str.contains("\x00", regex=False).fillna(False).to_numpy(dtype=bool)
+    nul = frame_nul_rows(text)
     if nul.any():
         malformed += [(key, MalformedRow(int(index), NUL_RULE)) for key, index in zip(row_keys[nul], indexes[nul], strict=True)]
         text, indexes, row_keys = text[~nul].reset_index(drop=True), indexes[~nul], row_keys[~nul]

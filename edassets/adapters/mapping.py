@@ -163,7 +163,7 @@ def map_feed(
         candidate per mapping (`feed.fields`); every candidate is a row, a parse failure of
         a record that never became a row, or not applicable.
     """
-    table = tables.get(feed.source)
+    table = tables.get(feed.table)
     if table is None:
         return ParsedBatch(_empty_entity_frame(feed), no_failures(), sync_mode)
     frame = table.frame.copy()

@@ -1,20 +1,23 @@
 """The declarative vocabulary a platform module is written in.
 
 A platform is data (ARCHITECTURE decision 2): a `PlatformSpec` names its feeds, and each
-`FeedSpec` says which file it reads, which entity it fills and where every target column
-comes from. The machinery that executes a spec lives elsewhere (`mapping.py`,
-`file_drop.py`, `edassets/assets/`); nothing here does I/O.
+`FeedSpec` says where its bytes come from (one source, `edassets.adapters.sources`),
+which entity it fills and where every target column comes from. What a platform would
+otherwise declare a second time (its delivery kind, Dagster kinds, file signatures,
+readers) is derived from the feeds' sources. The machinery that executes a spec lives
+elsewhere (`mapping.py`, `file_drop.py`, `readers.py`, `edassets/assets/`); nothing here
+does I/O.
 """
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import timedelta
-from typing import Literal
-from zoneinfo import ZoneInfo
+from typing import cast
 
 import pandas as pd
 
 from edassets.adapters.http import Auth, ErrorAction, Paginator, RateLimit, RetryPolicy
+from edassets.adapters.readers import reader_for
+from edassets.adapters.sources import Api, Custom, Delivery, Endpoint, Files, Inbox, ParseContext, Source
 from edassets.handoffs import SyncMode
 from edassets.schema.model import Entity
 
@@ -23,15 +26,6 @@ API_RECORDS = "records"
 
 Transform = Callable[[pd.Series], pd.Series]
 """Vectorised parser: strings in, typed values out, NA where a present value is invalid."""
-
-
-@dataclass(frozen=True)
-class ParseContext:
-    """What a derived column may know about the batch besides its rows."""
-
-    district_id: str
-    timezone: ZoneInfo
-    platform: str
 
 
 @dataclass(frozen=True)
@@ -102,13 +96,16 @@ class Join:
             OneRoster 1.2 `roles.csv` rows with roleType=primary.
         endpoint: API feeds: the endpoint whose records form this table (`file` is then
             just the table's name, e.g. OneRoster REST `demographics`).
+        signature: file-drop feeds: header columns identifying this file when a district
+            renamed it (as `Files.signature`).
     """
 
     file: str
     on: tuple[tuple[str | tuple[str, ...], str | tuple[str, ...]], ...]
     keep: tuple[str, ...]
     where: tuple[str, frozenset[str]] | None = None
-    endpoint: "Endpoint | None" = None
+    endpoint: Endpoint | None = None
+    signature: tuple[str, ...] = ()
 
     @property
     def prefix(self) -> str:
@@ -136,51 +133,6 @@ class Crosswalk:
 
 
 @dataclass(frozen=True)
-class Incremental:
-    """How an endpoint fetches only what changed since the last committed load.
-
-    Attributes:
-        cursor_field: record field (flattened, dotted) holding the modification time.
-        param: request parameter carrying the filter.
-        template: parameter value with `{value}` for the ISO-8601 UTC cursor, e.g.
-            OneRoster's `dateLastModified>'{value}'`.
-        lookback: re-fetch this much before the cursor: vendors commit rows with
-            timestamps slightly in the past, and a re-fetched row is an idempotent upsert.
-    """
-
-    cursor_field: str
-    param: str
-    template: str
-    lookback: timedelta = timedelta(hours=1)
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    """Where an API feed's records come from.
-
-    Attributes:
-        path: path below the district's base URL.
-        records_path: dotted path of the record list in the body ("users", "data").
-        params: fixed query parameters.
-        paginator: factory of a fresh paginator (paginators are stateful); None = the platform's.
-        incremental: cursor-based delta fetching; without it every fetch is a full snapshot.
-        record_root: field holding the record inside each list item (Clever wraps every
-            record as `{"data": {...}, "uri": ...}`).
-        explode: list field -> label: one record per element, with the element in column
-            `member` and the label in `member_of` (Clever sections list their students and
-            teachers; each pair is an enrollment).
-    """
-
-    path: str
-    records_path: str
-    params: Mapping[str, str] = field(default_factory=dict)
-    paginator: Callable[[], Paginator] | None = None
-    incremental: Incremental | None = None
-    record_root: str | None = None
-    explode: Mapping[str, str] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
 class FeedSpec:
     """One stream of records from a platform into one entity.
 
@@ -190,10 +142,11 @@ class FeedSpec:
         description: one sentence shown in the UI.
         fields: target column -> source. One mapping per output row per record; several
             mappings unpivot a record into several rows (identifier crosswalk rows).
-        file: file-drop feeds: the file the feed reads (matched case-insensitively in the drop).
-        endpoint: API feeds: the endpoint the feed pages through.
+        source: where the feed's bytes come from: `Files`, `Api`, `Inbox` or `Custom`
+            (`edassets.adapters.sources`). Required.
         sync_mode: how batches relate to the warehouse unless the drop's manifest says otherwise.
-        joins: other files whose columns the mapping may use.
+        joins: other files (or API tables) whose columns the mapping may use; they come
+            the way the feed's own bytes come and are read by the same reader.
         where: (source column, allowed values): only matching records belong to this feed.
         required_values: target columns whose rows are silently skipped when empty, because
             an empty value means "nothing to record" (a user without an SIS id).
@@ -206,8 +159,9 @@ class FeedSpec:
     entity: Entity
     description: str
     fields: tuple[Mapping[str, FieldSource], ...]
-    file: str = ""
-    endpoint: Endpoint | None = None
+    # Typed as always set: the None default only lets `__post_init__` refuse a feed without
+    # a source with the same ValueError as a feed with a wrong one, instead of a TypeError.
+    source: Source = cast(Source, None)
     sync_mode: SyncMode = "snapshot"
     joins: tuple[Join, ...] = ()
     where: tuple[str, frozenset[str]] | None = None
@@ -217,11 +171,28 @@ class FeedSpec:
     optional: bool = False
 
     def __post_init__(self) -> None:
-        if bool(self.file) == (self.endpoint is not None):
-            raise ValueError(f"feed {self.name} needs exactly one of file and endpoint")
+        if not isinstance(self.source, Source):
+            raise ValueError(f"feed {self.name} needs one source: Files(...), Api(...), Inbox(...) or Custom(...), "
+                             f"not {self.source!r}")
+        if not isinstance(self.source, Inbox):
+            try:
+                reader_for(self.source)
+            except ValueError as error:
+                raise ValueError(f"feed {self.name}: {error}") from None
 
     @property
-    def source(self) -> str:
+    def file(self) -> str:
+        """The handed-over file the feed reads; "" for fetched and pushed feeds."""
+        source = self.source
+        return source.name if isinstance(source, Files | Custom) and source.delivery == "file_drop" else ""
+
+    @property
+    def endpoint(self) -> Endpoint | None:
+        """The endpoint the feed pages through; None unless its source is `Api`."""
+        return self.source.endpoint if isinstance(self.source, Api) else None
+
+    @property
+    def table(self) -> str:
         """Key of the feed's own table among the tables handed to the mapping."""
         return self.file.lower() if self.file else API_RECORDS
 
@@ -229,6 +200,14 @@ class FeedSpec:
     def files(self) -> tuple[str, ...]:
         """Every file the feed reads: its own and its joins'."""
         return (self.file, *(j.file for j in self.joins)) if self.file else ()
+
+    @property
+    def signatures(self) -> dict[str, tuple[str, ...]]:
+        """File name -> header columns identifying it renamed, for the feed's files that declare one."""
+        source = self.source
+        own = source.signature if isinstance(source, Files | Custom) else ()
+        declared = ((self.file, own), *((j.file, j.signature) for j in self.joins)) if self.file else ()
+        return {name: columns for name, columns in declared if columns}
 
 
 @dataclass(frozen=True)
@@ -285,21 +264,34 @@ class ApiSpec:
     timeout_s: float = 30.0
 
 
+def _file_signatures(platform: str, feeds: tuple[FeedSpec, ...]) -> dict[str, tuple[str, ...]]:
+    """File name -> header signature over all feeds.
+
+    Raises:
+        ValueError: two feeds give the same file different signatures.
+    """
+    signatures: dict[str, tuple[str, ...]] = {}
+    for feed in feeds:
+        for name, columns in feed.signatures.items():
+            if signatures.setdefault(name, columns) != columns:
+                raise ValueError(f"platform {platform}: {name} has two signatures ({signatures[name]} and {columns})")
+    return signatures
+
+
 @dataclass(frozen=True)
 class PlatformSpec:
     """Everything edassets needs to know to ingest one platform.
+
+    How its bytes arrive, the Dagster kinds of its assets and the signatures of its files
+    are derived from its feeds' sources (`delivery`, `kinds`, `file_signatures`).
 
     Attributes:
         name: snake_case id; the first part of asset keys and the Dagster group.
         title: human name.
         description: what the platform is and how data arrives.
-        delivery: how bytes arrive: "file_drop" platforms read files a district hands over,
-            "api" platforms page through the vendor's API.
-        kinds: Dagster kinds shown on the assets (csv, api, …).
         feeds: the platform's feeds, in load order.
-        api: API access (api platforms only).
+        api: API access (platforms whose feeds fetch).
         manifest: per-file sync modes declared by the drop itself.
-        file_signatures: expected file name -> header columns identifying a renamed file.
         thresholds: quarantine-rate gates.
         roster: the platform can be a district's authoritative roster.
     """
@@ -307,14 +299,38 @@ class PlatformSpec:
     name: str
     title: str
     description: str
-    delivery: Literal["file_drop", "api"]
-    kinds: frozenset[str]
     feeds: tuple[FeedSpec, ...]
     api: ApiSpec | None = None
     manifest: ManifestRule | None = None
-    file_signatures: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     thresholds: Thresholds = Thresholds()
     roster: bool = False
+
+    def __post_init__(self) -> None:
+        if not self.feeds:
+            raise ValueError(f"platform {self.name} has no feeds")
+        deliveries = sorted({feed.source.delivery for feed in self.feeds})
+        if len(deliveries) > 1:
+            # One raw-step shape per platform: its run is handed files or fetches, never both.
+            raise ValueError(f"platform {self.name} mixes deliveries ({', '.join(deliveries)}); "
+                             "split it into one platform per delivery")
+        if deliveries == ["api"] and self.api is None:
+            raise ValueError(f"platform {self.name} fetches its feeds but declares no api=ApiSpec(...)")
+        _file_signatures(self.name, self.feeds)  # conflicting signatures are refused now, not in a run
+
+    @property
+    def delivery(self) -> Delivery:
+        """How the platform's bytes arrive, from its feeds' sources: `file_drop`, `api` or `push`."""
+        return self.feeds[0].source.delivery
+
+    @property
+    def kinds(self) -> frozenset[str]:
+        """Dagster kinds of the raw assets: the union of the feeds' source kinds (`csv`, `api`, …)."""
+        return frozenset().union(*(feed.source.kinds for feed in self.feeds))
+
+    @property
+    def file_signatures(self) -> dict[str, tuple[str, ...]]:
+        """Expected file name -> header columns identifying it renamed, from every feed and join."""
+        return _file_signatures(self.name, self.feeds)
 
     def feed(self, name: str) -> FeedSpec:
         """The feed called `name`."""

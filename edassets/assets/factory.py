@@ -111,8 +111,9 @@ def _raw_file_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.Partition
 
 def _raw_api_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.PartitionsDefinition) -> dg.AssetsDefinition:
     endpoint, api = feed.endpoint, spec.api
-    if endpoint is None or api is None:
+    if api is None:
         raise ValueError(f"{spec.name}/{feed.name} is not an API feed")
+    fetched = endpoint.path if endpoint else "the pages its custom fetch yields"
 
     key = asset_key(spec.name, "raw", feed.name)
 
@@ -126,7 +127,7 @@ def _raw_api_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.Partitions
         check_specs=[file_ledger_check_spec(key, "Every page fetched was archived and read.")],
         # Outages outlast the client's own bounded retries; come back later, with jitter.
         retry_policy=dg.RetryPolicy(max_retries=2, delay=30, backoff=dg.Backoff.EXPONENTIAL, jitter=dg.Jitter.PLUS_MINUS),
-        description=f"{spec.title}: every page of {endpoint.path} exactly as received, archived write-once.",
+        description=f"{spec.title}: every page of {fetched} exactly as received, archived write-once.",
     )
     def raw(
         context: dg.AssetExecutionContext,
@@ -143,7 +144,7 @@ def _raw_api_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.Partitions
             credentials = district.resolve_credentials(spec.name)
         except RegistryError as error:
             raise dg.Failure(str(error), allow_retries=False) from None
-        cursor = warehouse.cursor(spec.name, feed.name, district_id) if endpoint.incremental else None
+        cursor = warehouse.cursor(spec.name, feed.name, district_id) if endpoint and endpoint.incremental else None
         plan = plan_fetch(feed, cursor)
         try:
             drop = fetch_feed(spec, feed, district_id=district_id, base_url=base_url, credentials=credentials, plan=plan)
@@ -160,9 +161,10 @@ def _raw_api_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.Partitions
             # A missing credential or a rejected request fails the same way in 30 s: say why now.
             raise dg.Failure(f"{spec.name}/{feed.name}: {type(error).__name__}: {error}", allow_retries=False) from None
         pages = cast(list[dict[str, Any]], drop.meta.get("pages", []))
-        records = sum(int(page["records"]) for page in pages)
+        # A custom fetch's pages are counted in records only when they are read.
+        records = f", {sum(int(page['records']) for page in pages)} records" if endpoint else ""
         since = f" since {drop.meta['cursor']}" if plan.cursor else ""
-        context.log.info(f"{spec.name}/{feed.name} {context.partition_key}: {len(drop.files)} pages, {records} records "
+        context.log.info(f"{spec.name}/{feed.name} {context.partition_key}: {len(drop.files)} pages{records} "
                          f"({plan.sync_mode}{since})")
         yield dg.Output(drop)
         yield file_ledger_check(key, drop)
@@ -311,6 +313,9 @@ def _loaded_asset(spec: PlatformSpec, feed: FeedSpec, partitions: dg.PartitionsD
     return loaded
 
 
+_RAW_BUILDERS = {"file_drop": _raw_file_asset, "api": _raw_api_asset}
+
+
 def build_platform_assets(spec: PlatformSpec, partitions: dg.PartitionsDefinition, warehouse_kind: str) -> PlatformAssets:
     """All assets of one platform, each carrying the checks its step computes.
 
@@ -318,10 +323,16 @@ def build_platform_assets(spec: PlatformSpec, partitions: dg.PartitionsDefinitio
         spec: the platform.
         partitions: its district × day partitions.
         warehouse_kind: Dagster kind shown on loaded assets (`postgres` or `sqlite`).
+
+    Raises:
+        ValueError: the platform's delivery has no raw step yet (pushed inboxes).
     """
+    raw_builder = _RAW_BUILDERS.get(spec.delivery)
+    if raw_builder is None:
+        raise ValueError(f"platform {spec.name}: {spec.delivery} delivery (an Inbox source) is not yet supported; "
+                         "the push receiver that fills inboxes comes first")
     assets: list[dg.AssetsDefinition] = []
     for feed in spec.feeds:
-        raw_builder = _raw_api_asset if spec.delivery == "api" else _raw_file_asset
         assets += [
             raw_builder(spec, feed, partitions),
             _parsed_asset(spec, feed, partitions),

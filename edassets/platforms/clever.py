@@ -21,7 +21,8 @@ import pandas as pd
 from edassets.adapters.codes import code_map
 from edassets.adapters.derive import first_present_key
 from edassets.adapters.http import BearerAuth, CursorPaginator, RateLimit, RetryPolicy
-from edassets.adapters.spec import ApiSpec, Const, Derived, Endpoint, FeedSpec, ParseContext, PlatformSpec, col
+from edassets.adapters.sources import Api, Endpoint
+from edassets.adapters.spec import ApiSpec, Const, Derived, FeedSpec, ParseContext, PlatformSpec, col
 from edassets.adapters.transforms import iso_or_us_date, lower_text, text
 from edassets.schema import entities as e
 from edassets.schema.grades import first_ceds_grade, to_ceds_grade_list
@@ -71,14 +72,14 @@ FEEDS = (
         name="districts",
         entity=e.DISTRICT,
         description="The district as Clever knows it.",
-        endpoint=_list("districts"),
+        source=Api(_list("districts")),
         fields=({"name": col("name"), "source_id": col("id"), "state_id": col("nces_id")},),
     ),
     FeedSpec(
         name="schools",
         entity=e.SCHOOL,
         description="Schools.",
-        endpoint=_list("schools"),
+        source=Api(_list("schools")),
         # Clever's only orgs are districts and schools (K12_FORMATS §1.2).
         fields=({"school_id": col("id"), "name": col("name"), "org_type": Const("school"),
                  "school_number": col("school_number"), "parent_id": col("district")},),
@@ -87,7 +88,7 @@ FEEDS = (
         name="academic_sessions",
         entity=e.ACADEMIC_SESSION,
         description="Terms.",
-        endpoint=_list("terms"),
+        source=Api(_list("terms")),
         fields=({"session_id": col("id"), "title": col("name"), "session_type": Const("term"),
                  "start_date": col("start_date", parse=iso_or_us_date, rule="date"),
                  "end_date": col("end_date", parse=iso_or_us_date, rule="date")},),
@@ -96,14 +97,14 @@ FEEDS = (
         name="courses",
         entity=e.COURSE,
         description="Courses.",
-        endpoint=_list("courses"),
+        source=Api(_list("courses")),
         fields=({"course_id": col("id"), "title": col("name"), "course_code": col("number")},),
     ),
     FeedSpec(
         name="classes",
         entity=e.CLASS,
         description="Sections, with course, school and term.",
-        endpoint=_list("sections"),
+        source=Api(_list("sections")),
         fields=({
             "class_id": col("id"), "title": col("name"), "class_code": col("section_number"),
             "course_id": col("course"), "school_id": col("school"), "term_ids": col("term_id"),
@@ -115,7 +116,7 @@ FEEDS = (
         name="persons",
         entity=e.PERSON,
         description="Students, teachers, staff and contacts (guardians) from the unified users endpoint.",
-        endpoint=_list("users"),
+        source=Api(_list("users")),
         fields=({
             "person_id": col("id"),
             "role": Derived(sources=tuple((f,) for f in ROLE_FIELDS), fn=_role, rule="Clever user role"),
@@ -132,7 +133,7 @@ FEEDS = (
         name="person_identifiers",
         entity=e.PERSON_IDENTIFIER,
         description="Identity crosswalk rows: Clever id, SIS id and email per user.",
-        endpoint=_list("users"),
+        source=Api(_list("users")),
         required_values=("external_id",),
         fields=tuple(
             {"person_id": col("id"), "id_type": Const(id_type), "external_id": source}
@@ -147,8 +148,8 @@ FEEDS = (
         name="enrollments",
         entity=e.ENROLLMENT,
         description="Implicit enrollments: each student and teacher a section lists.",
-        endpoint=Endpoint(path="/v3.0/sections", records_path="data", record_root="data", params={"limit": PAGE_SIZE},
-                          explode={"students": "students", "teachers": "teachers"}),
+        source=Api(Endpoint(path="/v3.0/sections", records_path="data", record_root="data", params={"limit": PAGE_SIZE},
+                            explode={"students": "students", "teachers": "teachers"})),
         fields=({
             "enrollment_id": first_present_key(("id", "member")),
             "class_id": col("id"), "person_id": col("member"), "school_id": col("school"),
@@ -163,8 +164,6 @@ SPEC = PlatformSpec(
     name=PLATFORM,
     title="Clever",
     description="Clever Secure Sync Data API v3.0 (per-district bearer token).",
-    delivery="api",
-    kinds=frozenset({"api"}),
     feeds=FEEDS,
     roster=True,
     api=ApiSpec(

@@ -32,6 +32,7 @@ Quirks this spec relies on (K12_FORMATS.md §1.8):
 import pandas as pd
 
 from edassets.adapters.derive import first_present_key, json_object, local_datetime
+from edassets.adapters.sources import Files
 from edassets.adapters.spec import Const, Crosswalk, FeedSpec, Join, PlatformSpec, col
 from edassets.adapters.transforms import boolean, number
 from edassets.schema import entities as e
@@ -68,9 +69,11 @@ ASSESSMENT_RESULTS = FeedSpec(
     name="assessment_results",
     entity=e.ASSESSMENT_RESULT,
     description="MAP Growth test results (AssessmentResults.csv, grade from StudentsBySchool.csv).",
-    file="AssessmentResults.csv",
+    # Districts rename exports before handing them over; the header still says what they are.
+    source=Files("AssessmentResults.csv", signature=("StudentID", "TestRITScore", "TermName")),
     sync_mode="events",
-    joins=(Join("StudentsBySchool.csv", on=(("TermName", "TermName"), ("StudentID", "StudentID")), keep=("Grade",)),),
+    joins=(Join("StudentsBySchool.csv", on=(("TermName", "TermName"), ("StudentID", "StudentID")), keep=("Grade",),
+                signature=("StudentID", "Grade", "StudentDateOfBirth")),),
     crosswalk=Crosswalk(column="person_id", id_types=("sis_id",)),
     # RIT scales run from about 100 to 350; anything outside is a corrupted export.
     bounds={"scale_score": (100, 350), "percentile": (1, 99)},
@@ -105,12 +108,5 @@ SPEC = PlatformSpec(
     name=PLATFORM,
     title="NWEA MAP Growth",
     description="MAP Growth data exports (AssessmentResults + StudentsBySchool) uploaded per testing term.",
-    delivery="file_drop",
-    kinds=frozenset({"csv"}),
     feeds=(ASSESSMENT_RESULTS,),
-    # Districts rename exports before handing them over; the header still says what they are.
-    file_signatures={
-        "AssessmentResults.csv": ("StudentID", "TestRITScore", "TermName"),
-        "StudentsBySchool.csv": ("StudentID", "Grade", "StudentDateOfBirth"),
-    },
 )

@@ -27,6 +27,7 @@ Quirks this spec relies on (K12_FORMATS.md §1.1):
 import pandas as pd
 
 from edassets.adapters.codes import first_item
+from edassets.adapters.sources import Files
 from edassets.adapters.spec import Derived, FeedSpec, Join, ManifestRule, ParseContext, PlatformSpec, col
 from edassets.adapters.transforms import boolean, integer, iso_or_us_date, lower_text, multi_value
 from edassets.platforms.oneroster_common import (
@@ -60,7 +61,7 @@ FEEDS = (
         name="districts",
         entity=e.DISTRICT,
         description="The district org (orgs.csv rows of type district).",
-        file="orgs.csv",
+        source=Files("orgs.csv"),
         where=("type", DISTRICT_ORG_TYPES),
         fields=({"name": col("name"), "source_id": col("sourcedId"), "state_id": col("identifier"), "active": ACTIVE},),
     ),
@@ -68,7 +69,7 @@ FEEDS = (
         name="schools",
         entity=e.SCHOOL,
         description="Schools and every other org below or beside the district (orgs.csv rows of any type but district).",
-        file="orgs.csv",
+        source=Files("orgs.csv"),
         where=("type", SCHOOL_ORG_TYPES),
         fields=({
             "school_id": col("sourcedId"), "name": col("name"), "org_type": col("type", parse=ORG_TYPE),
@@ -80,7 +81,7 @@ FEEDS = (
         name="academic_sessions",
         entity=e.ACADEMIC_SESSION,
         description="School years, semesters, terms and grading periods (academicSessions.csv).",
-        file="academicSessions.csv",
+        source=Files("academicSessions.csv"),
         fields=({
             "session_id": col("sourcedId"), "title": col("title"), "session_type": col("type", parse=SESSION_TYPE),
             "start_date": col("startDate", parse=DATE, rule="date"), "end_date": col("endDate", parse=DATE, rule="date"),
@@ -92,7 +93,7 @@ FEEDS = (
         name="courses",
         entity=e.COURSE,
         description="The course catalogue (courses.csv).",
-        file="courses.csv",
+        source=Files("courses.csv"),
         fields=({
             "course_id": col("sourcedId"), "title": col("title"), "course_code": col("courseCode"),
             "school_year_id": col("schoolYearSourcedId"), "org_id": col("orgSourcedId"),
@@ -103,7 +104,7 @@ FEEDS = (
         name="classes",
         entity=e.CLASS,
         description="Classes (sections) with their course, school and terms (classes.csv).",
-        file="classes.csv",
+        source=Files("classes.csv"),
         fields=({
             "class_id": col("sourcedId"), "title": col("title"), "class_code": col("classCode"),
             "class_type": col("classType", parse=CLASS_TYPE), "course_id": col("courseSourcedId"),
@@ -116,7 +117,7 @@ FEEDS = (
         name="persons",
         entity=e.PERSON,
         description="Students, teachers, staff and guardians (users.csv + demographics.csv, 1.2 roles.csv).",
-        file="users.csv",
+        source=Files("users.csv"),
         joins=(
             # 1.1/1.2 key demographics by the user's own sourcedId; 1.0 by userSourcedId, which
             # names the user outright wherever a file has it.
@@ -140,7 +141,7 @@ FEEDS = (
         name="person_identifiers",
         entity=e.PERSON_IDENTIFIER,
         description="Identity crosswalk rows from users.csv: sourcedId, SIS identifier and email per person.",
-        file="users.csv",
+        source=Files("users.csv"),
         required_values=("external_id",),
         fields=IDENTIFIER_FIELDS,
     ),
@@ -148,7 +149,7 @@ FEEDS = (
         name="enrollments",
         entity=e.ENROLLMENT,
         description="Who is in which class, in which role (enrollments.csv).",
-        file="enrollments.csv",
+        source=Files("enrollments.csv"),
         fields=({
             "enrollment_id": col("sourcedId"), "class_id": col("classSourcedId"), "person_id": col("userSourcedId"),
             "school_id": col("schoolSourcedId"), "role": col("role", parse=ENROLLMENT_ROLE),
@@ -163,8 +164,6 @@ SPEC = PlatformSpec(
     name=PLATFORM,
     title="OneRoster CSV",
     description="OneRoster 1.0/1.1/1.2 CSV bundles (zip or folder) handed over by a district or its SIS.",
-    delivery="file_drop",
-    kinds=frozenset({"csv"}),
     feeds=FEEDS,
     roster=True,
     manifest=ManifestRule("manifest.csv", "file.", {"bulk": "snapshot", "delta": "incremental", "absent": "absent"}),

@@ -20,7 +20,8 @@ import pandas as pd
 
 from edassets.adapters.codes import json_field, json_fields
 from edassets.adapters.http import OAuth2ClientCredentials, OffsetPaginator, RateLimit, RetryPolicy
-from edassets.adapters.spec import ApiSpec, Derived, Endpoint, FeedSpec, Incremental, Join, ParseContext, PlatformSpec, col
+from edassets.adapters.sources import Api, Endpoint, Incremental
+from edassets.adapters.spec import ApiSpec, Derived, FeedSpec, Join, ParseContext, PlatformSpec, col
 from edassets.adapters.transforms import boolean, integer, iso_or_us_date, lower_text, multi_value
 from edassets.platforms.oneroster_common import (
     ACTIVE,
@@ -70,7 +71,7 @@ FEEDS = (
         name="districts",
         entity=e.DISTRICT,
         description="The district org (orgs of type district).",
-        endpoint=_collection("orgs"),
+        source=Api(_collection("orgs")),
         where=("type", DISTRICT_ORG_TYPES),
         fields=({"name": col("name"), "source_id": col("sourcedId"), "state_id": col("identifier"), "active": ACTIVE},),
     ),
@@ -78,7 +79,7 @@ FEEDS = (
         name="schools",
         entity=e.SCHOOL,
         description="Schools and every other org below or beside the district (orgs of any type but district).",
-        endpoint=_collection("orgs"),
+        source=Api(_collection("orgs")),
         where=("type", SCHOOL_ORG_TYPES),
         fields=({
             "school_id": col("sourcedId"), "name": col("name"), "org_type": col("type", parse=ORG_TYPE),
@@ -90,7 +91,7 @@ FEEDS = (
         name="academic_sessions",
         entity=e.ACADEMIC_SESSION,
         description="School years, semesters, terms and grading periods.",
-        endpoint=_collection("academicSessions"),
+        source=Api(_collection("academicSessions")),
         fields=({
             "session_id": col("sourcedId"), "title": col("title"), "session_type": col("type", parse=SESSION_TYPE),
             "start_date": col("startDate", parse=DATE, rule="date"), "end_date": col("endDate", parse=DATE, rule="date"),
@@ -102,7 +103,7 @@ FEEDS = (
         name="courses",
         entity=e.COURSE,
         description="The course catalogue.",
-        endpoint=_collection("courses"),
+        source=Api(_collection("courses")),
         fields=({
             "course_id": col("sourcedId"), "title": col("title"), "course_code": col("courseCode"),
             "school_year_id": col("schoolYear.sourcedId"), "org_id": col("org.sourcedId"),
@@ -114,7 +115,7 @@ FEEDS = (
         name="classes",
         entity=e.CLASS,
         description="Classes (sections) with their course, school and terms.",
-        endpoint=_collection("classes"),
+        source=Api(_collection("classes")),
         fields=({
             "class_id": col("sourcedId"), "title": col("title"), "class_code": col("classCode"),
             "class_type": col("classType", parse=CLASS_TYPE), "course_id": col("course.sourcedId"),
@@ -127,7 +128,7 @@ FEEDS = (
         name="persons",
         entity=e.PERSON,
         description="Students, teachers and guardians (users, birth dates from demographics).",
-        endpoint=_collection("users"),
+        source=Api(_collection("users")),
         joins=(Join("demographics", on=(("sourcedId", "sourcedId"),), keep=("birthDate",),
                     endpoint=_collection("demographics", incremental=False)),),
         fields=({
@@ -144,7 +145,7 @@ FEEDS = (
         name="person_identifiers",
         entity=e.PERSON_IDENTIFIER,
         description="Identity crosswalk rows: sourcedId, SIS identifier and email per person.",
-        endpoint=_collection("users"),
+        source=Api(_collection("users")),
         required_values=("external_id",),
         fields=IDENTIFIER_FIELDS,
     ),
@@ -152,7 +153,7 @@ FEEDS = (
         name="enrollments",
         entity=e.ENROLLMENT,
         description="Who is in which class, in which role.",
-        endpoint=_collection("enrollments"),
+        source=Api(_collection("enrollments")),
         fields=({
             "enrollment_id": col("sourcedId"), "class_id": col("class.sourcedId"), "person_id": col("user.sourcedId"),
             "school_id": col("school.sourcedId"), "role": col("role", parse=ENROLLMENT_ROLE),
@@ -167,8 +168,6 @@ SPEC = PlatformSpec(
     name=PLATFORM,
     title="OneRoster REST",
     description="OneRoster 1.1 rostering API of a district's SIS (OAuth 2.0 client credentials).",
-    delivery="api",
-    kinds=frozenset({"api"}),
     feeds=FEEDS,
     roster=True,
     api=ApiSpec(

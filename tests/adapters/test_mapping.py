@@ -9,6 +9,7 @@ import pytest
 from edassets.adapters.codes import code_map
 from edassets.adapters.csv_files import CsvTable, read_csv_text
 from edassets.adapters.mapping import map_feed
+from edassets.adapters.sources import Files
 from edassets.adapters.spec import Const, Derived, FeedSpec, FieldSource, Join, ParseContext, SyncMode, col
 from edassets.adapters.transforms import integer, iso_or_us_date, lower_text, text
 from edassets.handoffs import FAILURE_COLUMNS, ParsedBatch
@@ -36,8 +37,8 @@ def _feed(
     where: tuple[str, frozenset[str]] | None = None,
     required_values: tuple[str, ...] = (),
 ) -> FeedSpec:
-    return FeedSpec(name="test_feed", entity=entity, description="test feed", file=file, fields=fields, joins=joins,
-                    where=where, required_values=required_values)
+    return FeedSpec(name="test_feed", entity=entity, description="test feed", source=Files(file), fields=fields,
+                    joins=joins, where=where, required_values=required_values)
 
 
 def _values(series: pd.Series) -> list[object]:

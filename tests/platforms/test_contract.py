@@ -79,7 +79,7 @@ def test_mapping_targets_are_entity_columns_and_cover_every_required_column(plat
 
 
 def _fixture_tables(contract: ContractFixtures, platform_name: str, feed: FeedSpec) -> dict[str, CsvTable]:
-    """The feed's source tables as the mapping sees them: its own (key `feed.source`) and its joins'."""
+    """The feed's source tables as the mapping sees them: its own (key `feed.table`) and its joins'."""
     drop = contract.drop(platform_name, feed.name)
     if feed.endpoint is not None:
         return {
@@ -97,7 +97,7 @@ def _columns(table: CsvTable | None) -> set[str]:
 
 def _resolves(name: str, feed: FeedSpec, tables: Mapping[str, CsvTable]) -> bool:
     """Whether a source name is a column of the feed's own table, or `<stem>.<col>` of a joined one."""
-    if name.casefold() in _columns(tables.get(feed.source)):
+    if name.casefold() in _columns(tables.get(feed.table)):
         return True
     for join in feed.joins:
         if name.casefold().startswith(join.prefix.casefold()):
@@ -114,8 +114,8 @@ def test_every_mapped_source_field_is_in_the_sandbox_fixture(
 ) -> None:
     _, feed = _feed(platform_name, feed_name)
     tables = _fixture_tables(contract, platform_name, feed)
-    assert feed.source in tables, f"the fixture has no {feed.source} table for {platform_name}/{feed_name}"
-    assert len(tables[feed.source].frame) > 0, f"the fixture's {feed.source} table is empty"
+    assert feed.table in tables, f"the fixture has no {feed.table} table for {platform_name}/{feed_name}"
+    assert len(tables[feed.table].frame) > 0, f"the fixture's {feed.table} table is empty"
 
     missing_columns: list[str] = []
     empty_derivations: list[str] = []
@@ -139,7 +139,7 @@ def test_every_mapped_source_field_is_in_the_sandbox_fixture(
 
     assert missing_columns == [], (
         f"{platform_name}/{feed_name}: source fields not in the sandbox fixture (renamed vendor fields?): "
-        f"{missing_columns}; fixture columns: {sorted(tables[feed.source].frame.columns)}"
+        f"{missing_columns}; fixture columns: {sorted(tables[feed.table].frame.columns)}"
     )
     assert empty_derivations == [], (
         f"{platform_name}/{feed_name}: derived columns with no source present: {empty_derivations}"
