@@ -12,8 +12,6 @@ import pandas as pd
 
 GRADES = ("PK", "KG", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12")
 """CEDS grade codes the world uses, in order; indices into this tuple are 'grade indices'."""
-ROSTER_SOURCES: tuple[str, ...] = ("oneroster_rest", "clever", "oneroster_csv")
-"""Platforms that can be a district's authoritative roster."""
 
 STRING = pd.StringDtype("pyarrow")
 
@@ -50,7 +48,7 @@ class DistrictSpec:
         district_id: Normalised registry id (``[a-z0-9_-]+``), e.g. ``"maple-usd"``.
         name: District name.
         students: Number of students, 500..50,000.
-        roster_source: The district's authoritative roster platform (`ROSTER_SOURCES`).
+        roster_source: The district's authoritative roster platform (an emulator with `roster`).
         timezone: IANA zone of the district's wall clocks (assessment start times).
     """
 
@@ -65,8 +63,10 @@ class DistrictSpec:
             raise ValueError(f"district_id must match [a-z0-9_-]+, got {self.district_id!r}")
         if not MIN_STUDENTS <= self.students <= MAX_STUDENTS:
             raise ValueError(f"students must be in {MIN_STUDENTS}..{MAX_STUDENTS}, got {self.students}")
-        if self.roster_source not in ROSTER_SOURCES:
-            raise ValueError(f"roster_source must be one of {ROSTER_SOURCES}, got {self.roster_source!r}")
+        from edassets.sandbox.emulators import roster_platforms  # the emulators render this world
+
+        if self.roster_source not in roster_platforms():
+            raise ValueError(f"roster_source must be one of {roster_platforms()}, got {self.roster_source!r}")
         ZoneInfo(self.timezone)  # raises on an unknown zone
 
 
