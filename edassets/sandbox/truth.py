@@ -53,8 +53,12 @@ COMPARED_COLUMNS: dict[str, tuple[str, ...]] = {
                    "active"),
     "assessment_result": ("district_id", "source_platform", "result_id", "person_id", "source_person_id",
                           "assessment_name", "subject", "vendor", "assessment_window", "administered_at",
-                          "grade_at_test", "scale_score", "scale_name", "standard_error", "percentile",
-                          "performance_level", "duration_minutes", "counts_for_growth"),
+                          "grade_at_test", "scale_score", "scale_name", "scale_min", "scale_max", "raw_score",
+                          "standard_error", "percentile", "performance_level", "grade_placement", "lexile",
+                          "duration_minutes", "counts_for_growth"),
+    "learning_activity": ("district_id", "source_platform", "event_id", "person_id", "source_person_id", "class_id",
+                          "activity_type", "verb", "object_id", "object_name", "started_at", "ended_at",
+                          "duration_seconds", "score_raw", "score_min", "score_max", "score_scaled", "completed"),
 }
 """Per unified entity: its natural key, then the business columns every platform that fills
 the entity can fill. Only these are expected and compared."""

@@ -156,6 +156,8 @@ def test_every_target_column_gets_its_own_source_column() -> None:
         # 2:05 PM on 16 January in Chicago (CST, UTC-6).
         "administered_at": pd.Timestamp("2024-01-16 20:05:00", tz="UTC"), "grade_at_test": None, "scale_score": 231.0,
         "scale_name": "Course-X", "standard_error": 3.1, "percentile": 64.0, "performance_level": "HiAvg",
+        # RIT has no fixed bounds, MAP no raw score, and its grade comes from StudentsBySchool.
+        "scale_min": None, "scale_max": None, "raw_score": None, "grade_placement": None,
         "lexile": "BR400L", "quantile": "275Q", "duration_minutes": 41.0, "counts_for_growth": False,
         "growth_json": '{"FallToWinterProjectedGrowth":"7"}',
         "goals_json": '{"Goal1Name":"Geometry \\"Shapes\\"\\tand\\nSpace","Goal1RitScore":"229"}',
