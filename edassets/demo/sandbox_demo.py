@@ -7,6 +7,7 @@ shows what the README spends most words on: quarantine, its reports and the gate
 """
 
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
@@ -56,10 +57,18 @@ def demo_faults(rate: float = DEMO_BAD_RECORD_RATE) -> FaultPlan:
 
 
 def run_sandbox_syncs(world: World, server: SandboxServer, settings: Settings, instance: dg.DagsterInstance,
-                      echo: bool = True) -> list[ImportOutcome]:
-    """Onboard every sandbox district and run each of its platforms on every sync date of the world.
+                      echo: bool = True, days: Sequence[date] | None = None) -> list[ImportOutcome]:
+    """Onboard every sandbox district and run each of its platforms on every sync day.
 
     Credentials go into this process's environment only (the registry holds `env:` references).
+
+    Args:
+        world: the sandbox world.
+        server: the running sandbox serving it.
+        settings: where the instance, warehouse and archive live.
+        instance: the Dagster instance to run on.
+        echo: print one line per feed as the runs finish.
+        days: the sync days, oldest first (default: the world's sync dates).
     """
     # The sandbox speaks plain HTTP on loopback; oauthlib refuses that unless told otherwise.
     os.environ["OAUTHLIB_INSECURE_TRANSPORT"] = "1"
@@ -70,7 +79,7 @@ def run_sandbox_syncs(world: World, server: SandboxServer, settings: Settings, i
     registry.save(settings.registry_path)
     district_ids = [d.district_id for d in world.options.districts]
     outcomes = []
-    for sync in world.options.sync_dates:
+    for sync in days or world.options.sync_dates:
         server.set_today(sync)
         drops = write_file_drops(server, world, district_ids, settings.home / "sandbox_drops")
         for district_id in district_ids:

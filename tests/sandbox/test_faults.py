@@ -1,5 +1,6 @@
 """Faults: the plan's rules, each kind seen from the client side, and convergence under them."""
 
+import csv
 import io
 import time
 import zipfile
@@ -11,7 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from edassets.sandbox.faults import Fault, FaultInjector, FaultPlan
+from edassets.sandbox.emulators import EMULATORS
+from edassets.sandbox.faults import Fault, FaultInjector, FaultPlan, corrupt_file
 from edassets.sandbox.server import SandboxServer
 from tests.sandbox.conftest import (
     TIMEOUT,
@@ -365,3 +367,62 @@ def test_file_drop_transport_faults(start_sandbox: Start) -> None:
             with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
                 assert archive.namelist() == ["manifest.csv", "users.csv"]
     assert outcomes == [200, 503, "cut", 503]
+
+
+# --- bad records in file drops --------------------------------------------------------------
+
+
+def _drop_rows(data: bytes) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(data.decode())))
+
+
+def test_bad_records_in_a_file_drop_rewrite_only_the_rows_they_pick() -> None:
+    emulator = EMULATORS["nwea_map"]
+    header = ",".join(["StudentID", "TestID", "TestRITScore", "TestStartDate", "Course"])
+    rows = [f'"{600000 + i}","71{i:07d}","{180 + i % 50}","09/{1 + i % 28:02d}/2025","Reading"' for i in range(400)]
+    data = "\n".join([header, *rows]).encode() + b"\n"
+    fault = Fault("bad_records", "nwea_map", params={"rate": 0.05})
+
+    served, injected = corrupt_file(data, emulator=emulator, name="AssessmentResults.csv", fault=fault, seed=5)
+    again, injected_again = corrupt_file(data, emulator=emulator, name="AssessmentResults.csv", fault=fault, seed=5)
+
+    assert (served, injected) == (again, injected_again)  # the same rows, broken the same way
+    assert 5 <= len(injected) <= 40
+    before, after = data.split(b"\n"), served.split(b"\n")
+    changed = [i for i, (a, b) in enumerate(zip(before, after, strict=True)) if a != b]
+    assert len(changed) == len(injected)  # every other line keeps its bytes
+    assert all(after[i].startswith(b'"') for i in changed)  # NWEA quotes every value, rewritten rows too
+    by_id = {f"{row[0]}:{row[1]}": row for row in _drop_rows(data)[1:]}
+    for record in injected:
+        original = by_id[record.record_id]
+        assert record.collection == "AssessmentResults.csv"
+        if record.kind in ("missing_id", "dangling_reference"):
+            assert record.served_id != record.record_id  # the student id is part of the result id
+        else:
+            assert record.served_id == record.record_id and original[0] + ":" + original[1] == record.record_id
+
+
+def test_files_without_record_keys_and_filtered_collections_are_left_alone() -> None:
+    data = b"propertyName,value\nmanifest.version,1.0\n"
+    everything = Fault("bad_records", "*", params={"rate": 1.0})
+    assert corrupt_file(data, emulator=EMULATORS["oneroster_csv"], name="manifest.csv", fault=everything, seed=5) == (
+        data, [])
+    users = b"sourcedId,grades\nu1,05\n"
+    only_enrollments = Fault("bad_records", "*", params={"rate": 1.0, "collections": ["enrollments.csv"]})
+    assert corrupt_file(users, emulator=EMULATORS["oneroster_csv"], name="users.csv", fault=only_enrollments,
+                        seed=5) == (users, [])
+
+
+def test_the_server_hands_out_and_reports_corrupted_drops(start_sandbox: Start) -> None:
+    server = start_sandbox(Fault("bad_records", "oneroster_csv", params={"rate": 1.0, "kinds": ["missing_id"]}))
+
+    response = requests.get(server.drop_url("oneroster_csv", "north"), timeout=TIMEOUT)
+
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        assert archive.read("users.csv") == b"sourcedId,givenName\n,Given0\n"
+        assert archive.read("manifest.csv").startswith(b"propertyName,value\n")  # no record keys: untouched
+    assert server.drop_files("oneroster_csv", "north")["users.csv"] == b"sourcedId,givenName\n,Given0\n"
+    injected = server.injected_bad_records()
+    assert injected[["platform", "collection", "record_id", "served_id", "kind"]].values.tolist() == [
+        ["oneroster_csv", "users.csv", "north-user-000", "", "missing_id"]]
+    assert "bad_records" in server.request_log[-1].faults
