@@ -9,7 +9,7 @@ elsewhere (`mapping.py`, `file_drop.py`, `readers.py`, `edassets/assets/`); noth
 does I/O.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -246,10 +246,13 @@ class ApiSpec:
     """How to talk to a platform's API; the machinery is in `edassets.adapters.http`.
 
     Attributes:
-        auth: builds the request auth from the district's resolved credentials and base URL.
+        auth: builds the request auth from the district's resolved credentials and base URL;
+            it is called only with every name in `credentials` present.
         paginator: factory of the default paginator.
         rate_limit: client-side budget (requests/second, concurrency).
         retry: bounded retries with backoff.
+        credentials: names of the credentials each district registers for the platform
+            (`client_id`, `client_secret`); the registry and the fetch check them, by name only.
         error_actions: HTTP status -> action, overriding the toolkit defaults.
         default_base_url: base URL when the registry names none for the district.
         timeout_s: per-request timeout.
@@ -259,9 +262,15 @@ class ApiSpec:
     paginator: Callable[[], Paginator]
     rate_limit: RateLimit
     retry: RetryPolicy
+    credentials: tuple[str, ...] = ()
     error_actions: Mapping[int, ErrorAction] = field(default_factory=dict)
     default_base_url: str | None = None
     timeout_s: float = 30.0
+
+    def missing_credentials(self, names: Iterable[str]) -> tuple[str, ...]:
+        """The declared credential names not among `names`, in declaration order."""
+        given = set(names)
+        return tuple(name for name in self.credentials if name not in given)
 
 
 def _file_signatures(platform: str, feeds: tuple[FeedSpec, ...]) -> dict[str, tuple[str, ...]]:
