@@ -145,8 +145,9 @@ class FeedSpec:
         source: where the feed's bytes come from: `Files`, `Api`, `Inbox` or `Custom`
             (`edassets.adapters.sources`). Required.
         sync_mode: how batches relate to the warehouse unless the drop's manifest says otherwise.
-        joins: other files (or API tables) whose columns the mapping may use; they come
-            the way the feed's own bytes come and are read by the same reader.
+        joins: other tables whose columns the mapping may use: files of the same drop,
+            read by the feed's own reader, or (`Join.endpoint`) endpoints of the same API.
+            A custom fetch fetches all it needs itself, so it has none.
         where: (source column, allowed values): only matching records belong to this feed.
         required_values: target columns whose rows are silently skipped when empty, because
             an empty value means "nothing to record" (a user without an SIS id).
@@ -174,6 +175,8 @@ class FeedSpec:
         if not isinstance(self.source, Source):
             raise ValueError(f"feed {self.name} needs one source: Files(...), Api(...), Inbox(...) or Custom(...), "
                              f"not {self.source!r}")
+        if isinstance(self.source, Custom) and self.source.fetch is not None and self.joins:
+            raise ValueError(f"feed {self.name}: a custom fetch fetches every table itself; it takes no joins")
         if not isinstance(self.source, Inbox):
             try:
                 reader_for(self.source)

@@ -11,7 +11,7 @@ from edassets.adapters.http import RateLimit, RetryPolicy, SinglePagePaginator
 from edassets.adapters.parse import parse_drop
 from edassets.adapters.readers import READERS, format_of, reader_for
 from edassets.adapters.sources import PAGES_FORMAT, Api, Custom, Endpoint, Files, Inbox, ParseContext
-from edassets.adapters.spec import ApiSpec, FeedSpec, PlatformSpec, col
+from edassets.adapters.spec import ApiSpec, FeedSpec, Join, PlatformSpec, col
 from edassets.assets.factory import build_platform_assets
 from edassets.handoffs import ReceivedFile
 from edassets.platforms import PLATFORMS
@@ -96,6 +96,13 @@ def test_a_platform_that_mixes_deliveries_or_fetches_without_an_api_is_refused()
         _platform(files, fetched, api=API)
     with pytest.raises(ValueError, match="declares no api=ApiSpec"):
         _platform(fetched)
+
+
+def test_a_custom_fetch_takes_no_joins() -> None:
+    join = Join("demographics", on=(("id", "id"),), keep=("birthDate",), endpoint=Endpoint("/demographics", "data"))
+    with pytest.raises(ValueError, match="a custom fetch fetches every table itself"):
+        FeedSpec(name="courses", entity=e.COURSE, description="test", fields=FIELDS, joins=(join,),
+                 source=Custom(fetch=_fetch_nothing))
 
 
 def test_two_signatures_for_one_file_are_refused() -> None:
