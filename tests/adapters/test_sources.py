@@ -125,3 +125,14 @@ def test_a_renamed_file_is_found_by_the_signature_its_source_declares() -> None:
     drop = select_drop([ReceivedFile("Fall export.CSV", b"id,title,extra\nc1,Algebra,x\n")], [], _platform(feed), feed)
     batch = parse_drop(_platform(feed), feed, drop, context=CONTEXT, run_id="r1")
     assert batch.frame["title"].tolist() == ["Algebra"]
+
+
+def test_a_file_name_may_be_a_pattern_for_an_export_whose_name_varies() -> None:
+    feed = _feed(Files("Courses_v*.csv"))
+    files = [ReceivedFile("courses_v1.csv", b"id,title\nc1,Algebra\n"), ReceivedFile("COURSES_V2.CSV", b"id,title\nc2,Biology\n"),
+             ReceivedFile("courses_standards_v2.csv", b"id,title\nx,y\n")]
+    drop = select_drop(files, [], _platform(feed), feed)
+    assert drop.roles == {"courses_v*.csv": ("courses_v1.csv", "COURSES_V2.CSV")}
+    assert [f.name for f in drop.inventory if f.ignored] == ["courses_standards_v2.csv"]
+    batch = parse_drop(_platform(feed), feed, drop, context=CONTEXT, run_id="r1")
+    assert batch.frame["title"].tolist() == ["Algebra", "Biology"]
