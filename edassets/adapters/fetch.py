@@ -20,6 +20,10 @@ from edassets.handoffs import RawDrop, ReceivedFile
 CURSOR_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 
 
+class MissingCredential(ValueError):
+    """A credential the platform declares was not given; the message names it, never a value."""
+
+
 class PageArchiveNeeded(Exception):
     """A page could not be used; its exact bytes must be archived before the run fails.
 
@@ -95,6 +99,7 @@ def fetch_feed(
     """Fetch a feed (its endpoint and its joins' endpoints, or its custom fetch); return every page exactly as received.
 
     Raises:
+        MissingCredential: `credentials` lacks a name the platform's `ApiSpec` declares.
         PageArchiveNeeded: a page stayed malformed after the client's retries; it and the
             pages before it must be archived before the run fails.
         edassets.adapters.http.AdapterError: auth, throttling or outage errors, already typed
@@ -103,6 +108,10 @@ def fetch_feed(
     api = spec.api
     if api is None:
         raise ValueError(f"{spec.name} has no API")
+    missing = api.missing_credentials(credentials)
+    if missing:
+        raise MissingCredential(f"{spec.name} needs credential {', '.join(missing)} for district {district_id} "
+                                f"(it takes {', '.join(api.credentials)})")
     pages: list[ReceivedFile] = []
     page_log: list[dict[str, object]] = []
     meta = {"sync_mode": plan.sync_mode, "cursor": plan.cursor.strftime(CURSOR_FORMAT) if plan.cursor else "",

@@ -5,10 +5,11 @@ by the feeds that expect it, or ignored with the reason. Nothing is dropped unre
 """
 
 import csv
+import fnmatch
 import hashlib
 import io
 import zipfile
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 
@@ -191,6 +192,17 @@ def _base_name(entry: _Entry) -> str:
     return PurePosixPath(entry.name).name.lower()
 
 
+def _named_role(base_name: str, readers: Mapping[str, object]) -> str | None:
+    """The expected file a lower-cased base name is: that very name, else the first pattern it fits.
+
+    An expected name may be a glob pattern (Renaissance Star writes `SR_v1.csv` and
+    `SR_v2.csv` for the same export: `sr_v*.csv`); without wildcards it is the name itself.
+    """
+    if base_name in readers:
+        return base_name
+    return next((role for role in readers if fnmatch.fnmatchcase(base_name, role)), None)
+
+
 class _Contents:
     """Each entry's bytes, read at most once per selection."""
 
@@ -213,7 +225,7 @@ def _assign_roles(spec: PlatformSpec, entries: Sequence[_Entry],
     signatures = {name.lower(): {c.casefold() for c in cols} for name, cols in spec.file_signatures.items()}
     ignored = {e.name: "hidden or operating-system metadata file" for e in entries
                if PurePosixPath(e.name).name.startswith(".") or "__MACOSX/" in e.name}
-    role_of = {e.name: _base_name(e) for e in entries if e.name not in ignored and _base_name(e) in readers}
+    role_of = {e.name: role for e in entries if e.name not in ignored and (role := _named_role(_base_name(e), readers))}
     for role, signature in signatures.items():
         # Districts rename exports ("Fall results.csv"); the header still says what they are.
         # Only a file of the same type is compared: a signature is the first line read as CSV.

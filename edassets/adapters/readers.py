@@ -86,7 +86,7 @@ def _each_file(objects: Sequence[ReceivedFile], read: Callable[[bytes], CsvTable
     return TableRead(_combine(objects, tables), tuple(_note(r, t) for r, t in zip(objects, tables, strict=True)))
 
 
-def custom_table(frame: pd.DataFrame, reader: str) -> CsvTable:
+def _custom_table(frame: pd.DataFrame, reader: str) -> CsvTable:
     """What a custom read returned, as the table every reader gives.
 
     Args:
@@ -122,7 +122,7 @@ def _read_custom(objects: Sequence[ReceivedFile], source: Source, context: Parse
     read = source.read if isinstance(source, Custom) else None
     if read is None:
         raise TypeError("only a Custom source with a read function is read by its own code")
-    return _each_file(objects, lambda data: custom_table(read(data, context), getattr(read, "__name__", "custom read")))
+    return _each_file(objects, lambda data: _custom_table(read(data, context), getattr(read, "__name__", "custom read")))
 
 
 READERS: Mapping[str, Reader] = {

@@ -6,8 +6,8 @@ signatures that recognise renamed files, and the reader its bytes go through
 (`edassets.adapters.readers`).
 
 - `Files(name, signature=(), format="csv")`: a file the district hands over, found by its
-  name (case-insensitively) or, renamed, by its header columns; read by the reader
-  registered for `format`.
+  name (case-insensitively; a glob pattern such as `SR_v*.csv` for an export whose name
+  varies) or, renamed, by its header columns; read by the reader registered for `format`.
 - `Api(endpoint)`: an API endpoint paged through by the platform's `ApiSpec`; its pages are
   JSON and read as such (`format` is always `json_pages`).
 - `Inbox(name, format="json")`: bodies a vendor pushes, archived by the receiver before they
@@ -130,8 +130,8 @@ class Files:
     """A file the district hands over.
 
     Attributes:
-        name: the file's name in the drop (matched case-insensitively); also the name of
-            its table in the mapping.
+        name: the file's name in the drop (matched case-insensitively), or a glob pattern
+            when one export has several names (`SR_v*.csv`); also its table's name.
         signature: header columns that identify the file when a district renamed it
             ("Fall results.csv"); empty: recognised by name only.
         format: registered reader of its bytes (see `edassets.adapters.readers`).

@@ -9,7 +9,7 @@ elsewhere (`mapping.py`, `file_drop.py`, `readers.py`, `edassets/assets/`); noth
 does I/O.
 """
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import cast
 
@@ -145,8 +145,9 @@ class FeedSpec:
         source: where the feed's bytes come from: `Files`, `Api`, `Inbox` or `Custom`
             (`edassets.adapters.sources`). Required.
         sync_mode: how batches relate to the warehouse unless the drop's manifest says otherwise.
-        joins: other files (or API tables) whose columns the mapping may use; they come
-            the way the feed's own bytes come and are read by the same reader.
+        joins: other tables whose columns the mapping may use: files of the same drop,
+            read by the feed's own reader, or (`Join.endpoint`) endpoints of the same API.
+            A custom fetch fetches all it needs itself, so it has none.
         where: (source column, allowed values): only matching records belong to this feed.
         required_values: target columns whose rows are silently skipped when empty, because
             an empty value means "nothing to record" (a user without an SIS id).
@@ -174,6 +175,8 @@ class FeedSpec:
         if not isinstance(self.source, Source):
             raise ValueError(f"feed {self.name} needs one source: Files(...), Api(...), Inbox(...) or Custom(...), "
                              f"not {self.source!r}")
+        if isinstance(self.source, Custom) and self.source.fetch is not None and self.joins:
+            raise ValueError(f"feed {self.name}: a custom fetch fetches every table itself; it takes no joins")
         if not isinstance(self.source, Inbox):
             try:
                 reader_for(self.source)
@@ -246,10 +249,13 @@ class ApiSpec:
     """How to talk to a platform's API; the machinery is in `edassets.adapters.http`.
 
     Attributes:
-        auth: builds the request auth from the district's resolved credentials and base URL.
+        auth: builds the request auth from the district's resolved credentials and base URL;
+            it is called only with every name in `credentials` present.
         paginator: factory of the default paginator.
         rate_limit: client-side budget (requests/second, concurrency).
         retry: bounded retries with backoff.
+        credentials: names of the credentials each district registers for the platform
+            (`client_id`, `client_secret`); the registry and the fetch check them, by name only.
         error_actions: HTTP status -> action, overriding the toolkit defaults.
         default_base_url: base URL when the registry names none for the district.
         timeout_s: per-request timeout.
@@ -259,9 +265,15 @@ class ApiSpec:
     paginator: Callable[[], Paginator]
     rate_limit: RateLimit
     retry: RetryPolicy
+    credentials: tuple[str, ...] = ()
     error_actions: Mapping[int, ErrorAction] = field(default_factory=dict)
     default_base_url: str | None = None
     timeout_s: float = 30.0
+
+    def missing_credentials(self, names: Iterable[str]) -> tuple[str, ...]:
+        """The declared credential names not among `names`, in declaration order."""
+        given = set(names)
+        return tuple(name for name in self.credentials if name not in given)
 
 
 def _file_signatures(platform: str, feeds: tuple[FeedSpec, ...]) -> dict[str, tuple[str, ...]]:

@@ -168,6 +168,7 @@ SPEC = PlatformSpec(
     roster=True,
     api=ApiSpec(
         auth=_auth,
+        credentials=("token",),
         # Resume after the last id received, not where the link points: a page cut short in
         # transit would otherwise skip the records it lost.
         paginator=lambda: CursorPaginator(cursor_param="starting_after", next_link_rel="next", links_path="links",

@@ -172,6 +172,7 @@ SPEC = PlatformSpec(
     roster=True,
     api=ApiSpec(
         auth=_auth,
+        credentials=("client_id", "client_secret"),
         # Advancing by the sourcedIds not seen before keeps a page that repeats rows and
         # arrives cut short in the same response from silently skipping the rest.
         paginator=lambda: OffsetPaginator(limit=PAGE_SIZE, total_header="X-Total-Count", record_id="sourcedId"),

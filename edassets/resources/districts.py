@@ -80,14 +80,19 @@ class District:
     active: bool = True
 
     def resolve_credentials(self, platform: str, environ: Mapping[str, str] | None = None) -> dict[str, str]:
-        """The platform's credentials with every `env:NAME` reference read from the environment.
+        """The credentials the platform declares, each `env:NAME` reference read from the environment.
 
         Raises:
-            RegistryError: a referenced variable is not set (the message names the variable, never a value).
+            RegistryError: a declared credential is not registered, or its variable is not
+                set (one line naming the credential or the variable, never a value).
         """
+        references = self.credentials.get(platform, {})
+        problem = _credential_problem(platform, references)
+        if problem:
+            raise RegistryError(f"district {self.id}: {problem}")
         env = os.environ if environ is None else environ
         resolved = {}
-        for name, reference in self.credentials.get(platform, {}).items():
+        for name, reference in references.items():
             variable = reference.removeprefix("env:")
             if variable not in env:
                 raise RegistryError(f"district {self.id}: {platform} credential {name} needs environment variable {variable}")
@@ -129,6 +134,28 @@ def _problem(district: District) -> str | None:
         for name, reference in references.items():
             if not _CREDENTIAL_REFERENCE.fullmatch(reference):
                 return f"{platform} credential {name} must be a reference like env:NAME, not a secret"
+        problem = _credential_problem(platform, references)
+        if problem:
+            return problem
+    return None
+
+
+def _credential_problem(platform: str, references: Mapping[str, str]) -> str | None:
+    """What is wrong with a district's credential names for `platform`, against what it declares; None if nothing.
+
+    The names come from the platform's `ApiSpec.credentials`, declared once; a missing one
+    is refused here, before any request, rather than by the auth code mid-run.
+    """
+    spec = PLATFORMS.get(platform)
+    api = spec.api if spec else None
+    declared = api.credentials if api else ()
+    unknown = sorted(set(references) - set(declared))
+    if unknown:
+        return f"{platform} takes no credential {unknown[0]} (it takes {', '.join(declared) or 'none'})"
+    missing = api.missing_credentials(references) if api else ()
+    if missing:
+        return (f"{platform} credential {missing[0]} is not registered (it takes {', '.join(declared)}, "
+                "each a reference like env:NAME)")
     return None
 
 

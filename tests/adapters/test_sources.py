@@ -11,7 +11,7 @@ from edassets.adapters.http import RateLimit, RetryPolicy, SinglePagePaginator
 from edassets.adapters.parse import parse_drop
 from edassets.adapters.readers import READERS, format_of, reader_for
 from edassets.adapters.sources import PAGES_FORMAT, Api, Custom, Endpoint, Files, Inbox, ParseContext
-from edassets.adapters.spec import ApiSpec, FeedSpec, PlatformSpec, col
+from edassets.adapters.spec import ApiSpec, FeedSpec, Join, PlatformSpec, col
 from edassets.assets.factory import build_platform_assets
 from edassets.handoffs import ReceivedFile
 from edassets.platforms import PLATFORMS
@@ -98,6 +98,13 @@ def test_a_platform_that_mixes_deliveries_or_fetches_without_an_api_is_refused()
         _platform(fetched)
 
 
+def test_a_custom_fetch_takes_no_joins() -> None:
+    join = Join("demographics", on=(("id", "id"),), keep=("birthDate",), endpoint=Endpoint("/demographics", "data"))
+    with pytest.raises(ValueError, match="a custom fetch fetches every table itself"):
+        FeedSpec(name="courses", entity=e.COURSE, description="test", fields=FIELDS, joins=(join,),
+                 source=Custom(fetch=_fetch_nothing))
+
+
 def test_two_signatures_for_one_file_are_refused() -> None:
     first = _feed(Files("courses.csv", signature=("id", "title")))
     second = _feed(Files("courses.csv", signature=("id",)), "more_courses")
@@ -118,3 +125,14 @@ def test_a_renamed_file_is_found_by_the_signature_its_source_declares() -> None:
     drop = select_drop([ReceivedFile("Fall export.CSV", b"id,title,extra\nc1,Algebra,x\n")], [], _platform(feed), feed)
     batch = parse_drop(_platform(feed), feed, drop, context=CONTEXT, run_id="r1")
     assert batch.frame["title"].tolist() == ["Algebra"]
+
+
+def test_a_file_name_may_be_a_pattern_for_an_export_whose_name_varies() -> None:
+    feed = _feed(Files("Courses_v*.csv"))
+    files = [ReceivedFile("courses_v1.csv", b"id,title\nc1,Algebra\n"), ReceivedFile("COURSES_V2.CSV", b"id,title\nc2,Biology\n"),
+             ReceivedFile("courses_standards_v2.csv", b"id,title\nx,y\n")]
+    drop = select_drop(files, [], _platform(feed), feed)
+    assert drop.roles == {"courses_v*.csv": ("courses_v1.csv", "COURSES_V2.CSV")}
+    assert [f.name for f in drop.inventory if f.ignored] == ["courses_standards_v2.csv"]
+    batch = parse_drop(_platform(feed), feed, drop, context=CONTEXT, run_id="r1")
+    assert batch.frame["title"].tolist() == ["Algebra", "Biology"]

@@ -31,6 +31,10 @@ def _write(path: Path, *entries: object) -> Path:
     ({"platforms": ("oneroster_csv", "powerschool")}, "unknown platform 'powerschool' (known: clever, nwea_map,"),
     ({"roster_source": "clever"}, "roster_source 'clever' is not one of its platforms (oneroster_csv, nwea_map)"),
     ({"credentials": {"clever": {"token": "env:"}}}, "clever credential token must be a reference like env:NAME"),
+    # Credential names are the ones the platform's ApiSpec declares, and only those.
+    ({"credentials": {"oneroster_rest": {"client_id": "env:GB_ID"}}},
+     "oneroster_rest credential client_secret is not registered (it takes client_id, client_secret"),
+    ({"credentials": {"clever": {"tokn": "env:GB_CLEVER_TOKEN"}}}, "clever takes no credential tokn (it takes token)"),
 ])
 def test_an_invalid_entry_is_refused_in_one_line_naming_the_district(change: dict, problem: str) -> None:
     district = District(**{**GOOD, "platforms": tuple(GOOD["platforms"]), **change})
@@ -41,6 +45,26 @@ def test_an_invalid_entry_is_refused_in_one_line_naming_the_district(change: dic
     message = str(refused.value)
     assert message.startswith(f"district {district.id}: ") and problem in message
     assert "\n" not in message
+
+
+def test_a_declared_credential_missing_at_run_time_fails_in_one_line_naming_it() -> None:
+    district = District(**{**GOOD, "platforms": ("clever",), "roster_source": "clever", "credentials": {}})
+
+    with pytest.raises(RegistryError) as refused:
+        district.resolve_credentials("clever", environ={})
+
+    assert str(refused.value) == ("district grand-bend-isd: clever credential token is not registered "
+                                  "(it takes token, each a reference like env:NAME)")
+
+
+def test_only_declared_credentials_are_resolved_and_values_never_named() -> None:
+    district = District(**GOOD)
+
+    assert district.resolve_credentials("clever", environ={"GB_CLEVER_TOKEN": "sk_live_abc123"}) == {
+        "token": "sk_live_abc123"}
+    with pytest.raises(RegistryError) as refused:
+        district.resolve_credentials("clever", environ={})
+    assert "GB_CLEVER_TOKEN" in str(refused.value) and "sk_live" not in str(refused.value)
 
 
 def test_a_pasted_secret_is_refused_without_being_repeated() -> None:

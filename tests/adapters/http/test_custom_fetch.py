@@ -8,7 +8,9 @@ import json
 from collections.abc import Iterator
 from zoneinfo import ZoneInfo
 
-from edassets.adapters.fetch import fetch_feed, plan_fetch
+import pytest
+
+from edassets.adapters.fetch import MissingCredential, fetch_feed, plan_fetch
 from edassets.adapters.http import BearerAuth, RateLimit, RestClient, RetryPolicy, SinglePagePaginator
 from edassets.adapters.parse import parse_drop
 from edassets.adapters.sources import Custom, FetchContext, ParseContext
@@ -44,7 +46,7 @@ SPEC = PlatformSpec(
                     source=Custom(fetch=fetch_courses, records_path="data.courses"),
                     fields=({"course_id": col("id"), "title": col("title")},)),),
     api=ApiSpec(auth=lambda credentials, _: BearerAuth(credentials["token"]), paginator=SinglePagePaginator,
-                rate_limit=RateLimit(None), retry=RetryPolicy(max_attempts=1)),
+                rate_limit=RateLimit(None), retry=RetryPolicy(max_attempts=1), credentials=("token",)),
 )
 
 
@@ -69,3 +71,13 @@ def test_a_custom_fetch_keeps_every_body_and_its_records_are_read_at_the_records
     assert batch.sync_mode == "snapshot" and batch.errors.empty
     assert batch.frame["course_id"].tolist() == ["c1", "c2", "c3"]
     assert batch.frame["lineage_archive_key"].tolist() == ["records.page-00000.json"] * 2 + ["records.page-00001.json"]
+
+
+def test_a_credential_the_platform_declares_is_checked_before_any_request() -> None:
+    feed = SPEC.feed("courses")
+
+    with pytest.raises(MissingCredential) as refused:
+        fetch_feed(SPEC, feed, district_id="d1", base_url="http://127.0.0.1:9", credentials={"tokn": "sk_live_abc123"},
+                   plan=plan_fetch(feed, None))
+
+    assert str(refused.value) == "graphql_test needs credential token for district d1 (it takes token)"
