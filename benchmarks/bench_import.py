@@ -7,19 +7,26 @@ repository root::
     .venv/bin/python -m benchmarks.bench_import [--users 200000] [--warehouse sqlite|postgres|both]
                                                 [--repeat 1] [--profile DIR] [--steps]
 
-What is generated (deterministic, made up, ``example.org`` e-mails: no real person):
+What is imported: one district of the sandbox world (`edassets.sandbox.world`, made up,
+``example.org`` e-mails: no real person) on its first sync day, rendered by the sandbox's own
+renderers (`edassets.sandbox.render`), with about N/1.95 students so that the bundle holds
+about N users:
 
-* a OneRoster 1.1 zip bundle: ``users.csv`` with N users (90% students, 10% teachers),
-  ``demographics.csv`` (a birth date per student), ``orgs.csv`` (the district and one
-  school per 1,000 students), ``academicSessions.csv`` (a school year and two semesters),
-  ``courses.csv`` (3 subjects × 13 grades), ``classes.csv`` (one homeroom of 25 per
-  grade group) and ``enrollments.csv`` (every student in their homeroom plus one teacher
-  per class: about 1.04 × students rows). Real districts enrol a student in 4-6 classes;
-  the enrollments are kept minimal so the figure is about users, which is what the
+* a OneRoster 1.1 zip bundle: ``users.csv`` with about N users (students, a teacher per 18
+  students, district administrators, guardians of 60% of the students), ``demographics.csv``,
+  ``orgs.csv`` (one school per 500 students), ``academicSessions.csv``, ``courses.csv``,
+  ``classes.csv`` (sections of up to 25) and ``enrollments.csv``. The world enrols a student
+  in 4-7 classes as real districts do; the bundle keeps each student's Mathematics seat and
+  the teachers of those classes, so that the figure is about users, which is what the
   target counts.
-* a MAP Growth export of N rows for the same students: ``AssessmentResults.csv`` (the
-  full current header; RIT, percentile, lexile, goal and growth columns filled) and
-  ``StudentsBySchool.csv`` (one row per tested student, for the grade).
+* the district's MAP Growth export: ``AssessmentResults.csv`` (the world has 1-3 fall
+  results per student from kindergarten up, about N in all, cut to ``--map-rows``; the
+  lexile, growth and goal columns the world leaves blank are filled from each row's RIT)
+  and ``StudentsBySchool.csv`` (one row per tested student, for the grade).
+
+A district of this size is beyond any real one (`MAX_STUDENTS`): the spec asks for it with
+``benchmark_scale``. The world is generated in a few seconds (vectorised; the "generated in"
+line includes rendering and writing).
 
 Each import runs in a fresh Python process (`edassets.runs.run_platform`, the same call
 as ``edassets import``) with a temporary EDASSETS_HOME and DAGSTER_HOME, so its peak RSS
@@ -35,7 +42,6 @@ machine is shared and noisy, so the ratio to the floor is the figure to compare 
 from __future__ import annotations
 
 import argparse
-import csv
 import io
 import json
 import os
@@ -46,41 +52,23 @@ import sys
 import tempfile
 import threading
 import time
-import uuid
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
-import pyarrow as pa
-import pyarrow.csv as pa_csv
+if TYPE_CHECKING:
+    from edassets.sandbox.world import WorldState
 
 DEFAULT_PG_URL = "postgresql+psycopg://postgres@127.0.0.1:5432/edassets_bench"
 DISTRICT = "bench-usd"
-DAY = "2026-01-12"
-STUDENT_SHARE = 0.9
-STUDENTS_PER_SCHOOL = 1_000
-CLASS_SIZE = 25
+DAY = "2026-01-12"  # the world's first sync: every record as created, nothing withdrawn yet
+SEED = 20260112
+USERS_PER_STUDENT = 1.95  # the world's: 1 + 1/18 teachers + 0.9 guardians (60% of students, half with two)
 ONEROSTER_TABLES = ("district", "school", "academic_session", "course", "class", "person", "person_identifier",
                     "enrollment")
 TARGETS = {"sqlite": (20.0, 600), "postgres": (15.0, 600)}  # OneRoster import: seconds, MB
-
-# --- synthetic files ------------------------------------------------------------------------
-
-_GRADES = ("KG", "01", "02", "03", "04", "05", "06", "07", "08", "09", "10", "11", "12")
-_NWEA_GRADES = ("K", *(str(g) for g in range(1, 13)))
-_SUBJECTS = (("Mathematics", "Math K-12", "Math"), ("Language Arts", "Reading", "Reading"),
-             ("Language Arts", "Language Usage", "Language"))
-_GIVEN = ("Olivia", "Liam", "Emma", "Noah", "Ava", "Mateo", "Mia", "Lucas", "Aria", "Elijah",
-          "Luna", "James", "Zoey", "Levi", "Nora", "Owen")
-_FAMILY = ("Smith", "Garcia", "Nguyen", "Brown", "Lopez", "Walker", "Reyes", "Adams", "Turner",
-           "Collins", "Rivera", "Baker", "Carter", "Flores", "Mitchell", "Young")
-_USERS_HEADER = ("sourcedId", "status", "dateLastModified", "enabledUser", "orgSourcedIds", "role",
-                 "username", "userIds", "givenName", "familyName", "middleName", "identifier", "email",
-                 "sms", "phone", "agentSourcedIds", "grades", "password")
-_MANIFEST_FILES = ("academicSessions", "categories", "classes", "classResources", "courses",
-                   "courseResources", "demographics", "enrollments", "lineItems", "orgs", "resources",
-                   "results", "users")
 
 
 @dataclass(frozen=True)
@@ -96,187 +84,82 @@ class Sizes:
     map_results: int
 
 
-def _ids(prefix: str, n: int, seed: int) -> np.ndarray:
-    """Deterministic GUID-shaped ids (real OneRoster sourcedIds are GUIDs)."""
-    raw = np.random.default_rng(seed).integers(0, 2**63, size=(n, 2), dtype=np.int64)
-    return np.array([f"{prefix}{uuid.UUID(int=(int(a) << 64) | int(b))}"[-36:] for a, b in raw.tolist()], dtype=object)
+def _bench_state(users: int, map_results: int) -> WorldState:
+    """The district on `DAY`, with one class per student and the first `map_results` MAP results."""
+    # Imported here: the import children load this module too, and the world is not part of their RSS.
+    from edassets.sandbox.world import MIN_STUDENTS, DistrictSpec, World, WorldOptions
+
+    students = max(MIN_STUDENTS, round(users / USERS_PER_STUDENT))
+    spec = DistrictSpec(DISTRICT, "Bench Unified School District", students, "oneroster_csv", benchmark_scale=True)
+    state = World.generate(WorldOptions(districts=(spec,), seed=SEED)).state(DISTRICT, date.fromisoformat(DAY))
+    if map_results > len(state.assessment_results):
+        raise SystemExit(f"--map-rows {map_results:,}: a world of {users:,} users has only "
+                         f"{len(state.assessment_results):,} MAP results; ask for more --users")
+    maths = state.classes.loc[state.classes["subject"] == "Mathematics", "class_key"]
+    return replace(state, enrollments=state.enrollments[state.enrollments["class_key"].isin(maths)],
+                   assessment_results=state.assessment_results.iloc[:map_results])
 
 
-def _strs(values: np.ndarray) -> pa.Array:
-    return pa.array(np.asarray(values, dtype=np.int64)).cast(pa.string())
+def _fill_score_details(results_csv: bytes) -> bytes:
+    """The export with the columns the world does not model yet filled from each row's RIT.
 
+    Lexile (Reading), fall-to-spring growth and four goal areas: the import builds its goal
+    and growth JSON from them, a large part of its work that blank columns would not measure.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.csv as pa_csv
 
-def _write(path: Path, columns: dict[str, object], header: tuple[str, ...] | None = None) -> None:
-    """Write a CSV with `header` (columns it lacks stay empty), quoting only where needed."""
-    header = header or tuple(columns)
-    n = next(len(v) for v in columns.values() if not isinstance(v, str))
-    arrays = []
-    for name in header:
-        values = columns.get(name)
-        if values is None:
-            arrays.append(pa.nulls(n, pa.string()))
-        elif isinstance(values, str):
-            arrays.append(pa.array([values] * n, pa.string()))
-        elif isinstance(values, pa.Array):
-            arrays.append(values.cast(pa.string()))
-        else:
-            arrays.append(pa.array(values, pa.string()))
-    options = pa_csv.WriteOptions(quoting_style="needed")
-    pa_csv.write_csv(pa.Table.from_arrays(arrays, names=list(header)), str(path), options)
+    header = results_csv[: results_csv.index(b"\n")].decode().split(",")
+    table = pa_csv.read_csv(pa.py_buffer(results_csv), convert_options=pa_csv.ConvertOptions(
+        column_types=dict.fromkeys(header, pa.string()), strings_can_be_null=False))
+    rng = np.random.default_rng(SEED)
+    rit = pc.cast(table["TestRITScore"], pa.int64()).to_numpy()
+    m = len(rit)
+
+    def text(values: np.ndarray) -> pa.Array:
+        return pa.array(values.astype(np.int64)).cast(pa.string())
+
+    reading = pc.equal(table["Course"], "Reading").to_numpy(zero_copy_only=False)
+    filled = {
+        "LexileScore": pc.if_else(reading, pc.binary_join_element_wise(text(10 * rit - 1400), "L", ""), ""),
+        "FallToSpringProjectedGrowth": text(rng.integers(3, 16, m)),
+        "TypicalFallToSpringGrowth": text(rng.integers(3, 16, m)),
+    }
+    for goal in range(1, 5):
+        score = rit + rng.integers(-8, 9, m)
+        filled |= {f"Goal{goal}Name": pa.repeat(pa.scalar(f"Goal area {goal}"), m), f"Goal{goal}RitScore": text(score),
+                   f"Goal{goal}StdErr": pa.repeat(pa.scalar("6.3"), m),
+                   f"Goal{goal}Range": pc.binary_join_element_wise(text(score - 6), text(score + 6), "-"),
+                   f"Goal{goal}Adjective": table["AchievementQuintile"]}
+    for name, values in filled.items():
+        table = table.set_column(header.index(name), name, values)
+    out = io.BytesIO()
+    out.write(results_csv[: results_csv.index(b"\n") + 1])  # NWEA's header line is not quoted
+    pa_csv.write_csv(table, out, pa_csv.WriteOptions(include_header=False, quoting_style="all_valid"))
+    return out.getvalue()
 
 
 def generate(out: Path, users: int, map_results: int) -> tuple[Path, Path, Sizes]:
     """Write the OneRoster zip and the MAP folder under `out`; return their paths and sizes."""
-    students = max(1, round(users * STUDENT_SHARE))
-    teachers = users - students
-    schools = -(-students // STUDENTS_PER_SCHOOL)
-    rng = np.random.default_rng(20260112)
-    folder = out / "oneroster"
-    folder.mkdir(parents=True, exist_ok=True)
-    stamp = "2025-08-15T12:00:00.000Z"
+    from edassets.sandbox.emulators import EMULATORS
 
-    district_id = "d0000000-0000-4000-8000-000000000001"
-    school_ids = _ids("", schools, 1)
-    year_id, fall_id, spring_id = "s-2026", "s-2026-fall", "s-2026-spring"
-    _write(folder / "orgs.csv", {
-        "sourcedId": [district_id, *school_ids], "status": "active", "dateLastModified": stamp,
-        "name": ["Bench Unified School District", *(f"Bench School {i + 1}" for i in range(schools))],
-        "type": ["district", *(["school"] * schools)],
-        "identifier": ["0600001", *(f"{1000 + i}" for i in range(schools))],
-        "parentSourcedId": [None, *([district_id] * schools)],
-    })
-    _write(folder / "academicSessions.csv", {
-        "sourcedId": [year_id, fall_id, spring_id], "status": "active", "dateLastModified": stamp,
-        "title": ["2025-2026", "Fall 2025", "Spring 2026"], "type": ["schoolYear", "semester", "semester"],
-        "startDate": ["2025-08-15", "2025-08-15", "2026-01-05"], "endDate": ["2026-06-10", "2025-12-19", "2026-06-10"],
-        "parentSourcedId": [None, year_id, year_id], "schoolYear": "2026",
-    })
-    course_ids = [f"c-{g}-{s[2].lower()}" for g in _GRADES for s in _SUBJECTS]
-    _write(folder / "courses.csv", {
-        "sourcedId": course_ids, "status": "active", "dateLastModified": stamp,
-        "schoolYearSourcedId": year_id, "title": [f"{s[2]} {g}" for g in _GRADES for s in _SUBJECTS],
-        "courseCode": [f"{s[2][:4].upper()}-{g}" for g in _GRADES for s in _SUBJECTS],
-        "grades": [g for g in _GRADES for _ in _SUBJECTS], "orgSourcedId": district_id,
-        "subjects": [s[0] for _ in _GRADES for s in _SUBJECTS],
-    })
-
-    # Students fill schools, then homerooms of 25, in order; a homeroom has one grade.
-    student_school = np.arange(students) * schools // students
-    student_class = np.arange(students) // CLASS_SIZE
-    classes = int(student_class[-1]) + 1
-    class_grade = np.arange(classes) % len(_GRADES)
-    class_school = student_school[np.arange(classes) * CLASS_SIZE]
-    class_ids = _ids("", classes, 2)
-    _write(folder / "classes.csv", {
-        "sourcedId": class_ids, "status": "active", "dateLastModified": stamp,
-        "title": [f"Homeroom {i + 1}" for i in range(classes)], "grades": np.array(_GRADES, dtype=object)[class_grade],
-        "courseSourcedId": np.array(course_ids, dtype=object)[class_grade * len(_SUBJECTS)],
-        "classCode": [f"HR-{i + 1}" for i in range(classes)], "classType": "homeroom",
-        "location": [f"Room {100 + i % 300}" for i in range(classes)],
-        "schoolSourcedId": school_ids[class_school], "termSourcedIds": year_id,
-    })
-
-    user_ids = _ids("", users, 3)
-    is_student = np.arange(users) < students
-    teacher_school = np.arange(teachers) * schools // max(teachers, 1)
-    school_of = np.concatenate([school_ids[student_school], school_ids[teacher_school]])
-    given = np.array(_GIVEN, dtype=object)[rng.integers(0, len(_GIVEN), users)]
-    family = np.array(_FAMILY, dtype=object)[rng.integers(0, len(_FAMILY), users)]
-    number = np.arange(users)
-    sis = np.where(is_student, 100_000_000 + number, 900_000_000 + number)
-    sis_text = _strs(sis).to_numpy(zero_copy_only=False)
-    login = (np.char.lower(given.astype(str)) + "." + np.char.lower(family.astype(str)) + "."
-             + np.char.mod("%d", number)).astype(object)
-    grade_index = class_grade[student_class]
-    student_grade = np.array(_GRADES, dtype=object)[grade_index]
-    _write(folder / "users.csv", {
-        "sourcedId": user_ids, "status": "active", "dateLastModified": stamp, "enabledUser": "true",
-        "orgSourcedIds": school_of, "role": np.where(is_student, "student", "teacher").astype(object),
-        "username": login, "userIds": np.where(is_student, "{State:" + (sis_text.astype(str)) + "}", None),
-        "givenName": given, "familyName": family,
-        "middleName": np.array(["A", "B", "C", "D", None], dtype=object)[number % 5],
-        "identifier": sis_text, "email": (login + "@example.org").astype(object),
-        "grades": np.concatenate([student_grade, np.full(teachers, None, dtype=object)]),
-    }, _USERS_HEADER)
-    birth = np.datetime64("2008-09-01") + rng.integers(0, 13 * 365, students).astype("timedelta64[D]")
-    _write(folder / "demographics.csv", {
-        "sourcedId": user_ids[:students], "status": "active", "dateLastModified": stamp,
-        "birthDate": np.datetime_as_string(birth, unit="D").astype(object),
-        "sex": np.where(number[:students] % 2 == 0, "female", "male").astype(object),
-    })
-    teachers_in_class = min(classes, teachers)
-    enrollment_ids = _ids("", students + teachers_in_class, 4)
-    _write(folder / "enrollments.csv", {
-        "sourcedId": enrollment_ids, "status": "active", "dateLastModified": stamp,
-        "classSourcedId": np.concatenate([class_ids[student_class], class_ids[:teachers_in_class]]),
-        "schoolSourcedId": np.concatenate([school_ids[student_school], school_ids[class_school[:teachers_in_class]]]),
-        "userSourcedId": np.concatenate([user_ids[:students], user_ids[students:students + teachers_in_class]]),
-        "role": np.array(["student"] * students + ["teacher"] * teachers_in_class, dtype=object),
-        "primary": np.array(["false"] * students + ["true"] * teachers_in_class, dtype=object),
-        "beginDate": "2025-08-15", "endDate": "2026-06-10",
-    })
-    with (folder / "manifest.csv").open("w", encoding="utf-8", newline="") as fh:
-        rows = [("manifest.version", "1.0"), ("oneroster.version", "1.1")]
-        written = {p.stem for p in folder.glob("*.csv")}
-        rows += [(f"file.{name}", "bulk" if name in written else "absent") for name in _MANIFEST_FILES]
-        csv.writer(fh, lineterminator="\n").writerows([("propertyName", "value"), *rows])
+    state = _bench_state(users, map_results)
     bundle = out / "oneroster.zip"
     with zipfile.ZipFile(bundle, "w", zipfile.ZIP_DEFLATED) as zf:
-        for path in sorted(folder.glob("*.csv")):
-            zf.write(path, path.name)
-
-    nwea = _nwea(out / "nwea", rng, map_results, students, sis_text, given, family, grade_index,
-                 np.array([f"Bench School {i + 1}" for i in range(schools)], dtype=object)[student_school], birth)
-    sizes = Sizes(users, students, teachers, schools, classes, students + teachers_in_class, map_results)
+        for name, data in EMULATORS["oneroster_csv"].render(state).items():
+            zf.writestr(name, data)
+    nwea = out / "nwea"
+    nwea.mkdir(parents=True, exist_ok=True)
+    export = EMULATORS["nwea_map"].render(state)
+    export["AssessmentResults.csv"] = _fill_score_details(export["AssessmentResults.csv"])
+    for name, data in export.items():
+        (nwea / name).write_bytes(data)
+    roles = state.persons["role"]
+    sizes = Sizes(len(state.persons), int((roles == "student").sum()), int((roles == "teacher").sum()),
+                  len(state.schools), len(state.classes), len(state.enrollments), len(state.assessment_results))
     return bundle, nwea, sizes
-
-
-def _nwea(folder: Path, rng: np.random.Generator, m: int, students: int, sis: np.ndarray, given: np.ndarray,
-          family: np.ndarray, grade: np.ndarray, school: np.ndarray, birth: np.ndarray) -> Path:
-    """AssessmentResults.csv with `m` rows (student r % students, subject r // students) and StudentsBySchool.csv."""
-    from edassets.demo.synthetic import NWEA_ASSESSMENT_RESULTS_HEADER, NWEA_STUDENTS_BY_SCHOOL_HEADER
-
-    folder.mkdir(parents=True, exist_ok=True)
-    term = "Fall 2025-2026"
-    student = np.arange(m) % students
-    kind = (np.arange(m) // students) % len(_SUBJECTS)
-    rit = rng.integers(150, 250, m)
-    pct = np.clip((rit - 150) * 98 // 100 + 1, 1, 99)
-    days = np.array([f"09/{d:02d}/2025" for d in range(2, 30)], dtype=object)
-    quintile = np.array(["Low", "LoAvg", "Avg", "HiAvg", "High"], dtype=object)[(pct - 1) * 5 // 99]
-    stem = np.array([s[2] for s in _SUBJECTS], dtype=object)[kind]
-    results: dict[str, object] = {
-        "TermName": term, "DistrictName": "Bench Unified School District", "SchoolName": school[student],
-        "StudentID": sis[student], "Subject": np.array([s[0] for s in _SUBJECTS], dtype=object)[kind],
-        "Course": np.array([s[1] for s in _SUBJECTS], dtype=object)[kind], "GrowthMeasureYN": "TRUE",
-        "NormsReferenceData": "2020", "TestType": "Survey With Goals",
-        "TestName": "Growth: " + stem + " CCSS 2010", "TestID": _strs(710_000_000 + np.arange(m)),
-        "TestStartDate": days[rng.integers(0, days.size, m)],
-        "TestStartTime": np.char.mod("%02d:", rng.integers(8, 15, m)).astype(object) + np.char.mod(
-            "%02d:00", rng.integers(0, 60, m)).astype(object),
-        "TestDurationMinutes": _strs(rng.integers(20, 61, m)), "TestRITScore": _strs(rit),
-        "TestStandardError": np.char.mod("%.1f", 3.0 + rng.random(m)).astype(object),
-        "TestPercentile": _strs(pct), "AchievementQuintile": quintile,
-        "LexileScore": np.where(kind == 1, np.char.mod("%dL", 10 * rit - 1400), None),
-        "FallToSpringProjectedGrowth": _strs(rng.integers(3, 16, m)), "TypicalFallToSpringGrowth": _strs(rng.integers(3, 16, m)),
-    }
-    for goal in range(1, 5):
-        score = rit + rng.integers(-8, 9, m)
-        results[f"Goal{goal}Name"] = f"Goal area {goal}"
-        results[f"Goal{goal}RitScore"] = _strs(score)
-        results[f"Goal{goal}StdErr"] = "6.3"
-        results[f"Goal{goal}Range"] = _strs(score - 6).to_numpy(zero_copy_only=False) + "-" + _strs(score + 6).to_numpy(zero_copy_only=False)
-        results[f"Goal{goal}Adjective"] = quintile
-    _write(folder / "AssessmentResults.csv", results, NWEA_ASSESSMENT_RESULTS_HEADER)
-    tested = np.unique(student)
-    nwea_grade = np.array(_NWEA_GRADES, dtype=object)[grade[tested]]
-    _write(folder / "StudentsBySchool.csv", {
-        "TermName": term, "DistrictName": "Bench Unified School District", "SchoolName": school[tested],
-        "StudentLastName": family[tested], "StudentFirstName": given[tested], "StudentID": sis[tested],
-        "StudentDateOfBirth": np.array([f"{d[5:7]}/{d[8:10]}/{d[:4]}" for d in np.datetime_as_string(birth[tested], unit="D")], dtype=object),
-        "StudentGender": np.where(tested % 2 == 0, "F", "M").astype(object), "Grade": nwea_grade,
-    }, NWEA_STUDENTS_BY_SCHOOL_HEADER)
-    return folder
 
 
 # --- the child: one import in its own process ------------------------------------------------

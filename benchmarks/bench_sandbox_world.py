@@ -12,7 +12,7 @@ import statistics
 import time
 from collections.abc import Callable
 
-from edassets.sandbox import render
+from edassets.sandbox.emulators import EMULATORS
 from edassets.sandbox.world import DistrictSpec, World, WorldOptions
 
 TARGETS = {5_000: 1.5, 50_000: 10.0}  # seconds allowed for World.generate
@@ -46,12 +46,12 @@ def bench(students: int, repeat: int, with_render: bool) -> bool:
           f"{len(state.learning_activity):,} events)")
     if with_render:
         renders: dict[str, Callable[[], object]] = {
-            "oneroster users": lambda: render.oneroster_rest_records(state, "users"),
-            "oneroster enrollments": lambda: render.oneroster_rest_records(state, "enrollments"),
-            "clever users": lambda: render.clever_records(state, "users"),
-            "clever sections": lambda: render.clever_records(state, "sections"),
-            "oneroster csv bundle": lambda: render.oneroster_csv_files(state),
-            "nwea export": lambda: render.nwea_map_files(state),
+            "oneroster users": lambda: EMULATORS["oneroster_rest"].render(state, "users"),
+            "oneroster enrollments": lambda: EMULATORS["oneroster_rest"].render(state, "enrollments"),
+            "clever users": lambda: EMULATORS["clever"].render(state, "users"),
+            "clever sections": lambda: EMULATORS["clever"].render(state, "sections"),
+            "oneroster csv bundle": lambda: EMULATORS["oneroster_csv"].render(state),
+            "nwea export": lambda: EMULATORS["nwea_map"].render(state),
         }
         for name, fn in renders.items():
             seconds, _, _ = _timed(fn, 1)

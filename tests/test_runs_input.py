@@ -9,10 +9,10 @@ import pytest
 import yaml
 
 from edassets.assets.partitions import districts_partitions_name
-from edassets.demo.synthetic import SyntheticOptions, write_synthetic_district
 from edassets.resources.districts import DistrictRegistry, DistrictRegistryResource, RegistryError
 from edassets.runs import run_platform
 from edassets.settings import Settings
+from tests.world_drops import write_district_drop
 
 BAD_ENTRY = {"id": "mars-base", "timezone": "Mars/Olympus", "platforms": ["oneroster_csv"]}
 
@@ -72,7 +72,7 @@ def test_a_disabled_district_fails_with_its_line(settings: Settings, instance: d
 def test_a_bad_entry_leaves_other_districts_working_and_a_new_one_is_registered_after_its_run(
         settings: Settings, instance: dg.DagsterInstance, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     _registry_with(settings, BAD_ENTRY)
-    files = write_synthetic_district(tmp_path / "drop", SyntheticOptions(students=20, schools=1))
+    files = write_district_drop(tmp_path / "drop", "aspen-usd")
     zones_seen = []
     district = DistrictRegistryResource.district
 

@@ -1,1 +1,1 @@
-"""Demo worlds: a deterministic synthetic district written in real vendor file formats."""
+"""The demo: the sandbox world's districts synced through every platform they use."""

@@ -7,9 +7,9 @@ from pathlib import Path
 import dagster as dg
 import pytest
 
-from edassets.demo.synthetic import SyntheticFiles, SyntheticOptions, write_synthetic_district
 from edassets.runs import ImportOutcome, run_platform
 from edassets.settings import Settings
+from tests.world_drops import DistrictDrop, write_district_drop
 
 DAY = "2026-03-02"
 
@@ -65,11 +65,10 @@ def run(settings: Settings, instance: dg.DagsterInstance) -> Importer:
 
 
 @pytest.fixture
-def district_files(tmp_path: Path) -> Callable[..., SyntheticFiles]:
-    """Write a small synthetic district (`district_files(name, **options)`)."""
+def district_files(tmp_path: Path) -> Callable[..., DistrictDrop]:
+    """Write the smallest district of the sandbox world (`district_files(name, **options)`)."""
 
-    def _write(name: str, **options: object) -> SyntheticFiles:
-        defaults: dict[str, object] = {"students": 120, "schools": 2}
-        return write_synthetic_district(tmp_path / "drops" / name, SyntheticOptions(**{**defaults, **options}))
+    def _write(name: str, **options: object) -> DistrictDrop:
+        return write_district_drop(tmp_path / "drops" / name, name, **options)  # type: ignore[arg-type]
 
     return _write

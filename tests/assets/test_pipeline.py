@@ -11,10 +11,10 @@ import sqlalchemy as sa
 from edassets.assets.factory import asset_key
 from edassets.assets.partitions import partition_key
 from edassets.definitions import build_definitions, job_name
-from edassets.demo.synthetic import zip_bundle
 from edassets.resources.archive import open_archive
 from edassets.settings import Settings
 from tests.assets.conftest import DAY
+from tests.world_drops import zip_bundle
 
 
 def _table(settings: Settings, name: str, district: str) -> pd.DataFrame:
@@ -46,7 +46,9 @@ def test_good_partition_loads_the_truth_while_the_blocked_partition_loads_nothin
     assert by_feed["persons"].loaded == good.expected["users.csv"]
     assert by_feed["enrollments"].loaded == good.expected["enrollments.csv"]
     assert by_feed["assessment_results"].loaded == good.expected["AssessmentResults.csv"]
-    # The NWEA-only students are not in the roster: quarantined as unmatched, not dropped.
+    # Students withdrawn before the roster snapshot keep their MAP results (NWEA never
+    # deletes): no roster person has their SIS id, so they are quarantined as unmatched, not dropped.
+    assert good.bad["AssessmentResults.csv"] > 0
     assert by_feed["assessment_results"].quarantined == good.bad["AssessmentResults.csv"]
     report = pd.read_csv(by_feed["assessment_results"].report)
     assert set(report["rule"]) == {"unmatched person: no roster person with this sis_id"}

@@ -27,6 +27,7 @@ from edassets.sandbox.emulators import oneroster as oneroster_wire
 from edassets.sandbox.emulators import oneroster_csv as oneroster_csv_emulator
 from edassets.sandbox.world import GRADES, SUBJECTS, DistrictSpec, World, WorldOptions, WorldState
 from edassets.schema.entities import ENTITIES_BY_NAME
+from tests.shared_fixtures import shared_fixture
 
 SYNC1, SYNC2 = date(2026, 1, 12), date(2026, 1, 19)
 DISTRICT = DistrictSpec("birch-usd", "Birch Unified School District", 600, "oneroster_rest")
@@ -267,6 +268,23 @@ def test_csv_bundle_layout(state: WorldState) -> None:
     assert [r["sourcedId"] for r in rows] == sorted(r["sourcedId"] for r in rows)
     with pytest.raises(ValueError, match="version"):
         oneroster_csv_emulator.bundle(state, "1.0")
+
+
+def _header(data: bytes) -> list[str]:
+    return next(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
+
+
+def test_headers_equal_the_real_sample_files(state: WorldState) -> None:
+    oneroster = EMULATORS["oneroster_csv"].render(state)
+    sample = shared_fixture("oneroster_csv/v1p1_edfi_lmstoolkit_grandbend")
+    for real in sorted(sample.glob("*.csv")):
+        if real.name == "orgs.csv":  # the sample adds address columns (metadata.*) after the standard ones
+            assert _header(real.read_bytes())[: len(_header(oneroster["orgs.csv"]))] == _header(oneroster["orgs.csv"])
+        else:
+            assert _header(oneroster[real.name]) == _header(real.read_bytes()), real.name
+    nwea = shared_fixture("assessment_vendor_exports/MAP_Growth/sample_anonymized_file.csv")
+    assert list(nwea_map_emulator.ASSESSMENT_RESULTS_HEADER) == _header(nwea.read_bytes())
+    assert _header(EMULATORS["nwea_map"].render(state)["AssessmentResults.csv"]) == list(nwea_map_emulator.ASSESSMENT_RESULTS_HEADER)
 
 
 # --- NWEA MAP Growth --------------------------------------------------------------------------------------

@@ -288,11 +288,16 @@ def test_learning_activity(before: WorldState, after: WorldState) -> None:
 @pytest.mark.parametrize(
     ("change", "message"),
     [({"district_id": "Maple USD"}, "district_id"), ({"students": 499}, "students"),
+     ({"students": 50_001}, "students"), ({"students": 400_001, "benchmark_scale": True}, "students"),
      ({"roster_source": "canvas"}, "roster_source")],
 )
 def test_district_spec_is_validated(change: dict[str, object], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         replace(MAPLE, **change)
+
+
+def test_only_a_benchmark_district_may_exceed_a_real_district() -> None:
+    assert replace(MAPLE, students=400_000, benchmark_scale=True).students == 400_000
 
 
 def test_options_are_validated() -> None:

@@ -19,26 +19,9 @@ from typing import Any, Self
 from urllib.parse import urlsplit
 
 import requests
-import urllib3
-from tenacity import (
-    RetryCallState,
-    Retrying,
-    retry_if_exception_type,
-    wait_exponential,
-    wait_random,
-)
-from tenacity.wait import wait_base
 
 from edassets.adapters.http.auth import Auth
-from edassets.adapters.http.errors import (
-    AdapterError,
-    AuthError,
-    CredentialExchangeError,
-    MalformedPayload,
-    RateLimited,
-    RequestRejected,
-    UpstreamUnavailable,
-)
+from edassets.adapters.http.errors import MalformedPayload
 from edassets.adapters.http.paginators import (
     Paginator,
     PreparedRequestSpec,
@@ -50,18 +33,15 @@ from edassets.adapters.http.policy import (
     RateLimit,
     RetryPolicy,
     default_error_actions,
-    is_throttled,
-    server_wait_hint,
 )
 from edassets.adapters.http.redaction import (
     guard_library_loggers,
     redact_headers,
     redact_url,
 )
+from edassets.adapters.http.transport import Transport
 
 _log = logging.getLogger(__name__)
-
-_CHUNK_BYTES = 64 * 1024
 
 
 @dataclass(frozen=True)
@@ -87,43 +67,13 @@ class Page:
     fetched_at: datetime
 
 
-class _Transient(Exception):
-    """An attempt failed in a way worth retrying; converted to a typed error at the end."""
-
-    def __init__(
-        self,
-        label: str,
-        status: int | None,
-        *,
-        throttled: bool = False,
-        retry_after: float | None = None,
-        partial_body: bytes | None = None,
-    ) -> None:
-        super().__init__(label)
-        self.label = label
-        self.status = status
-        self.throttled = throttled
-        self.retry_after = retry_after
-        self.partial_body = partial_body
-
-
-@dataclass
-class _Progress:
-    """Bookkeeping of one logical request across its attempts."""
-
-    display: str
-    started: float
-    attempts: int = 0
-    refreshed: bool = False
-
-
 class RestClient:
     """HTTP client for one vendor API and one district.
 
     Args:
         base_url: API root; request paths are appended to it, absolute URLs (LTI AGS
             endpoints from launch claims) are used as given.
-        auth: auth scheme from `auth.py`.
+        auth: auth scheme (`edassets.adapters.http.auth`).
         paginator: default paging strategy; single page when None.
         rate_limit: client-side budget; share one instance between clients spending the
             same vendor budget. None gives this client its own unlimited budget with one
@@ -159,20 +109,28 @@ class RestClient:
         self.base_url = base_url.rstrip("/")
         self.platform = platform
         self.district = district
-        self._auth = auth
         self._paginator = paginator or SinglePagePaginator()
-        self._rate_limit = rate_limit or RateLimit(None)
         self._retry = retry or RetryPolicy()
-        self._actions = default_error_actions() | dict(error_actions or {})
-        self._timeout_s = timeout_s
         self._session = session or requests.Session()
-        self._headers = dict(headers or {})
         self._sleep = sleep
-        self._clock = clock
         self._secret_params = auth.secret_params if auth else ()
         if auth is not None:
             auth.bind(self._session, timeout_s)
         guard_library_loggers(auth.secrets if auth else ())
+        self._transport = Transport(
+            session=self._session,
+            auth=auth,
+            rate_limit=rate_limit or RateLimit(None),
+            retry=self._retry,
+            actions=default_error_actions() | dict(error_actions or {}),
+            timeout_s=timeout_s,
+            headers=headers or {},
+            platform=platform,
+            district=district,
+            secret_params=self._secret_params,
+            sleep=sleep,
+            clock=clock,
+        )
 
     def __repr__(self) -> str:
         return (
@@ -209,7 +167,7 @@ class RestClient:
             AdapterError: a typed error (see `errors.py`).
         """
         request = PreparedRequestSpec("GET", self._url(path), dict(params or {}))
-        return self._send(request, page_index=None)
+        return self._transport.send(request, page_index=None)
 
     def paginate(
         self,
@@ -292,7 +250,7 @@ class RestClient:
         """
         attempt = 1
         while True:
-            response = self._send(request, page_index=index)
+            response = self._transport.send(request, page_index=index)
             if response.status_code >= 400:
                 return None
             try:
@@ -309,219 +267,6 @@ class RestClient:
         if urlsplit(path).scheme:
             return path
         return f"{self.base_url}/{path.lstrip('/')}" if path else self.base_url
-
-    def _describe(self, request: PreparedRequestSpec) -> str:
-        url = requests.Request(request.method, request.url, params=request.params).prepare().url
-        return f"{request.method} {redact_url(url or request.url, self._secret_params)}"
-
-    def _context(self, progress: _Progress, status: int | None, outcome: str) -> dict[str, Any]:
-        return {
-            "platform": self.platform,
-            "district": self.district,
-            "request": progress.display,
-            "status": status,
-            "outcome": outcome,
-        }
-
-    def _send(self, request: PreparedRequestSpec, page_index: int | None) -> requests.Response:
-        progress = _Progress(display=self._describe(request), started=self._clock())
-        policy = self._retry
-        backoff: wait_base = wait_exponential(
-            multiplier=policy.backoff_base_s, max=policy.backoff_max_s
-        )
-        if policy.jitter:
-            backoff += wait_random(0, policy.backoff_base_s)
-
-        def wait(state: RetryCallState) -> float:
-            failure = state.outcome.exception() if state.outcome else None
-            hint = failure.retry_after if isinstance(failure, _Transient) else None
-            return backoff(state) if hint is None else hint
-
-        def stop(state: RetryCallState) -> bool:
-            # Stop rather than start a wait that would end past the budget.
-            elapsed = self._clock() - progress.started
-            return (
-                state.attempt_number >= policy.max_attempts
-                or elapsed + state.upcoming_sleep > policy.max_elapsed_s
-            )
-
-        def announce(state: RetryCallState) -> None:
-            failure = state.outcome.exception() if state.outcome else None
-            _log.info(
-                "%s/%s: %s → %s; retrying in %.1fs (attempt %d of %d)",
-                self.platform or "-",
-                self.district or "-",
-                progress.display,
-                failure,
-                state.upcoming_sleep,
-                state.attempt_number + 1,
-                policy.max_attempts,
-            )
-
-        retrying = Retrying(
-            stop=stop,
-            wait=wait,
-            retry=retry_if_exception_type(_Transient),
-            before_sleep=announce,
-            sleep=self._sleep,
-            reraise=True,
-        )
-        try:
-            return retrying(self._attempt, request, progress)
-        except _Transient as exc:
-            raise self._exhausted(exc, progress, page_index) from None
-
-    def _attempt(self, request: PreparedRequestSpec, progress: _Progress) -> requests.Response:
-        progress.attempts += 1
-        while True:
-            response = self._exchange(request, progress)
-            action = self._action_for(response)
-            if action is None or action is ErrorAction.IGNORE:
-                return response
-            status = response.status_code
-            if action is ErrorAction.RETRY:
-                raise _Transient(
-                    str(status),
-                    status,
-                    throttled=is_throttled(response),
-                    retry_after=server_wait_hint(response),
-                )
-            if action is ErrorAction.REFRESH_THEN_RETRY:
-                if not progress.refreshed and self._refresh(progress):
-                    progress.refreshed = True
-                    continue
-                # A 2xx here is a session that ended on the login page (FormLoginSession).
-                label = str(status) if status >= 400 else f"{status} on the login page"
-                outcome = f"{label} after refreshing credentials" if progress.refreshed else label
-                raise AuthError(**self._context(progress, status, outcome))
-            raise self._failure(response, progress)
-
-    def _exchange(self, request: PreparedRequestSpec, progress: _Progress) -> requests.Response:
-        with self._rate_limit.slot():
-            sent = self._clock()
-            try:
-                response = self._session.request(
-                    request.method,
-                    request.url,
-                    params=request.params,
-                    headers={**self._headers, **request.headers},
-                    json=request.json,
-                    auth=self._auth,
-                    timeout=self._timeout_s,
-                    stream=True,
-                )
-            except CredentialExchangeError as exc:
-                raise self._credential_failure(exc, progress) from None
-            except (requests.Timeout, requests.ConnectionError) as exc:
-                self._log_attempt(progress, type(exc).__name__, sent)
-                # No `from exc`: requests' messages contain the full URL, query and all.
-                raise _Transient(type(exc).__name__, None) from None
-            try:
-                self._read_body(response)
-            finally:
-                self._log_attempt(progress, response.status_code, sent)
-        return response
-
-    @staticmethod
-    def _read_body(response: requests.Response) -> None:
-        """Read the whole body, keeping what arrived if the connection breaks.
-
-        `read1` hands over each piece as it arrives; requests' `iter_content` (urllib3
-        `read(amt)`) buffers internally and loses the partial bytes when it raises.
-        Content-Encoding (gzip) is decoded: the bytes are the entity the vendor sent.
-        """
-        chunks: list[bytes] = []
-        try:
-            while chunk := response.raw.read1(_CHUNK_BYTES, decode_content=True):
-                chunks.append(chunk)
-        except (urllib3.exceptions.HTTPError, OSError) as exc:
-            # Fewer bytes than Content-Length, a reset, a read timeout: usually transient,
-            # so retried; the partial bytes are kept for MalformedPayload if every
-            # attempt breaks.
-            response.close()
-            partial = b"".join(chunks)
-            label = f"{response.status_code} with a body cut off after {len(partial)} bytes"
-            raise _Transient(
-                f"{label} ({type(exc).__name__})", response.status_code, partial_body=partial
-            ) from None
-        body = b"".join(chunks)
-        # Where requests keeps a read body, so .json()/.text work for paginators; marking
-        # it consumed makes close() return the connection to the pool instead of dropping it.
-        response._content = body
-        response._content_consumed = True  # type: ignore[attr-defined]  # requests' own flag, not in its stubs
-        response.close()
-
-    def _log_attempt(self, progress: _Progress, status: int | str, sent: float) -> None:
-        elapsed = self._clock() - sent
-        _log.debug(
-            "http %s status=%s attempt=%d elapsed_s=%.3f platform=%s district=%s",
-            progress.display,
-            status,
-            progress.attempts,
-            elapsed,
-            self.platform,
-            self.district,
-            extra={
-                "http": {
-                    "request": progress.display,
-                    "status": status,
-                    "attempt": progress.attempts,
-                    "elapsed_s": round(elapsed, 3),
-                    "platform": self.platform,
-                    "district": self.district,
-                }
-            },
-        )
-
-    def _action_for(self, response: requests.Response) -> ErrorAction | None:
-        if self._auth is not None and self._auth.session_expired(response):
-            return ErrorAction.REFRESH_THEN_RETRY
-        status = response.status_code
-        if status < 400:
-            return None
-        if status == 403 and is_throttled(response):
-            return ErrorAction.RETRY
-        return self._actions.get(status, ErrorAction.FAIL)
-
-    def _refresh(self, progress: _Progress) -> bool:
-        if self._auth is None:
-            return False
-        try:
-            return self._auth.on_unauthorized()
-        except CredentialExchangeError as exc:
-            raise self._credential_failure(exc, progress) from None
-
-    def _credential_failure(self, exc: CredentialExchangeError, progress: _Progress) -> Exception:
-        where = f"{exc.status or exc.reason} from {exc.request}"
-        if exc.retryable:
-            return _Transient(where, exc.status)
-        return AuthError(**self._context(progress, exc.status, f"{where}: {exc.reason}"))
-
-    def _failure(self, response: requests.Response, progress: _Progress) -> AdapterError:
-        status = response.status_code
-        context = self._context(progress, status, str(status))
-        if status in (401, 403):
-            return AuthError(**context)
-        if is_throttled(response):
-            return RateLimited(retry_after=server_wait_hint(response), **context)
-        if status >= 500:
-            return UpstreamUnavailable(**context)
-        return RequestRejected(**context)
-
-    def _exhausted(
-        self, exc: _Transient, progress: _Progress, page_index: int | None
-    ) -> AdapterError:
-        elapsed = self._clock() - progress.started
-        attempts = f"{progress.attempts} attempt{'s' if progress.attempts != 1 else ''}"
-        outcome = f"{exc.label} after {attempts} over {elapsed:.1f}s"
-        if exc.retry_after is not None:
-            outcome += f" (server asked to wait {exc.retry_after:.1f}s)"
-        context = self._context(progress, exc.status, outcome)
-        if exc.partial_body is not None:
-            return MalformedPayload(page_index=page_index, body=exc.partial_body, **context)
-        if exc.throttled:
-            return RateLimited(retry_after=exc.retry_after, **context)
-        return UpstreamUnavailable(**context)
 
     def _records(
         self,

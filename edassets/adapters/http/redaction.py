@@ -204,6 +204,7 @@ _CREDENTIAL_LOGGING_LIBRARIES = (
     "oauthlib.oauth1.rfc5849.signature",
     "oauthlib.oauth2.rfc6749",
     "edassets.adapters.http.client",
+    "edassets.adapters.http.transport",
 )
 _PROCESS_FILTER = SecretFilter()
 _install_lock = threading.Lock()

@@ -39,6 +39,7 @@ are stored and applied) and the helpers `columns`, `ids`, `names` and `school_ye
 from edassets.sandbox.world.activity import XAPI_VERBS
 from edassets.sandbox.world.generate import World
 from edassets.sandbox.world.spec import (
+    BENCHMARK_MAX_STUDENTS,
     GRADES,
     MAX_STUDENTS,
     MIN_STUDENTS,
@@ -50,6 +51,7 @@ from edassets.sandbox.world.spec import (
 )
 
 __all__ = [
+    "BENCHMARK_MAX_STUDENTS",
     "GRADES",
     "MAX_STUDENTS",
     "MIN_STUDENTS",
