@@ -225,15 +225,24 @@ def _assign_roles(spec: PlatformSpec, entries: Sequence[_Entry],
     signatures = {name.lower(): {c.casefold() for c in cols} for name, cols in spec.file_signatures.items()}
     ignored = {e.name: "hidden or operating-system metadata file" for e in entries
                if PurePosixPath(e.name).name.startswith(".") or "__MACOSX/" in e.name}
-    role_of = {e.name: role for e in entries if e.name not in ignored and (role := _named_role(_base_name(e), readers))}
-    for role, signature in signatures.items():
+    # An alias (another export version's name) plays the role of the file it stands for.
+    role_of = {e.name: role for e in entries if e.name not in ignored
+               and (role := spec.file_aliases.get(_base_name(e)) or _named_role(_base_name(e), readers))}
+    for entry in entries:
+        if entry.name in ignored or entry.name in role_of:
+            continue
         # Districts rename exports ("Fall results.csv"); the header still says what they are.
         # Only a file of the same type is compared: a signature is the first line read as CSV.
-        suffix = PurePosixPath(role).suffix
-        for entry in entries:
-            if (entry.name not in ignored and entry.name not in role_of and _base_name(entry).endswith(suffix)
-                    and signature <= _header_names(entry.header)):
-                role_of[entry.name] = role
+        header = _header_names(entry.header)
+        fits = [role for role, signature in signatures.items()
+                if _base_name(entry).endswith(PurePosixPath(role).suffix) and signature <= header]
+        if len(fits) > 1 and all(signatures[role] == signatures[fits[0]] for role in fits):
+            # Files laid out alike (one vendor's exports per subject) cannot be told apart by
+            # their header: guessing would load one subject's scores as another's.
+            ignored[entry.name] = (f"renamed, and its header fits {', '.join(sorted(fits))} alike; "
+                                   "hand it over under its export name")
+        elif fits:
+            role_of[entry.name] = fits[0]
     # The same bytes twice (a zip and its unpacked copy) would load every record twice: the
     # first copy that plays a role is read, the others are accounted as identical. Only
     # files of equal size can be identical, so only those are read to compare digests.

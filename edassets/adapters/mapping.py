@@ -176,7 +176,7 @@ def map_feed(
         values = _Headers(frame).find((where_column,)).str.strip()
         belongs = values.str.casefold().isin({a.casefold() for a in allowed}).fillna(False)
         rows = frame.index[~belongs.to_numpy()]
-        rule = f"{where_column} is not {' or '.join(sorted(allowed))}: another feed's record"
+        rule = f"{where_column} is not {' or '.join(sorted(allowed))}: {feed.where_reason}"
         set_aside.append(failure_rows(np.full(len(rows), -1), field=where_column, rule=rule, value=values.loc[rows],
                                       record_index=frame.loc[rows, _RECORD], archive_key=_row_keys(frame, rows)))
         frame = frame[belongs.to_numpy()]

@@ -5,9 +5,10 @@ kind (`file_drop`, `api`, `push`), the Dagster kinds of its raw assets, the head
 signatures that recognise renamed files, and the reader its bytes go through
 (`edassets.adapters.readers`).
 
-- `Files(name, signature=(), format="csv")`: a file the district hands over, found by its
-  name (case-insensitively; a glob pattern such as `SR_v*.csv` for an export whose name
-  varies) or, renamed, by its header columns; read by the reader registered for `format`.
+- `Files(name, signature=(), format="csv", aliases=())`: a file the district hands over,
+  found by its name or one of its aliases (case-insensitively; the name may be a glob
+  pattern such as `SR_v*.csv` for an export whose name varies) or, renamed, by its header
+  columns; read by the reader registered for `format`.
 - `Api(endpoint)`: an API endpoint paged through by the platform's `ApiSpec`; its pages are
   JSON and read as such (`format` is always `json_pages`).
 - `Inbox(name, format="json")`: bodies a vendor pushes, archived by the receiver before they
@@ -135,11 +136,14 @@ class Files:
         signature: header columns that identify the file when a district renamed it
             ("Fall results.csv"); empty: recognised by name only.
         format: registered reader of its bytes (see `edassets.adapters.readers`).
+        aliases: other names the same file goes by (another export version's name, such
+            as a `_v1` suffix); a file so named plays `name`'s role.
     """
 
     name: str
     signature: tuple[str, ...] = ()
     format: str = "csv"
+    aliases: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if not self.name:

@@ -149,6 +149,8 @@ class FeedSpec:
             read by the feed's own reader, or (`Join.endpoint`) endpoints of the same API.
             A custom fetch fetches all it needs itself, so it has none.
         where: (source column, allowed values): only matching records belong to this feed.
+        where_reason: why a record `where` sets aside is not loaded, as its not-applicable
+            outcome says (default: it belongs to another feed).
         required_values: target columns whose rows are silently skipped when empty, because
             an empty value means "nothing to record" (a user without an SIS id).
         crosswalk: person ids that need resolving through the identity crosswalk.
@@ -166,6 +168,7 @@ class FeedSpec:
     sync_mode: SyncMode = "snapshot"
     joins: tuple[Join, ...] = ()
     where: tuple[str, frozenset[str]] | None = None
+    where_reason: str = "another feed's record"
     required_values: tuple[str, ...] = ()
     crosswalk: Crosswalk | None = None
     bounds: Mapping[str, tuple[float, float]] = field(default_factory=dict)
@@ -211,6 +214,12 @@ class FeedSpec:
         own = source.signature if isinstance(source, Files | Custom) else ()
         declared = ((self.file, own), *((j.file, j.signature) for j in self.joins)) if self.file else ()
         return {name: columns for name, columns in declared if columns}
+
+    @property
+    def aliases(self) -> dict[str, str]:
+        """Alias -> the feed's own file it names (`Files.aliases`)."""
+        source = self.source
+        return {alias: source.name for alias in source.aliases} if isinstance(source, Files) and self.file else {}
 
 
 @dataclass(frozen=True)
@@ -276,6 +285,24 @@ class ApiSpec:
         return tuple(name for name in self.credentials if name not in given)
 
 
+def _file_aliases(platform: str, feeds: tuple[FeedSpec, ...]) -> dict[str, str]:
+    """Lower-cased alias -> lower-cased file name it stands for, over all feeds.
+
+    Raises:
+        ValueError: an alias is also a file some feed reads, or names two different files.
+    """
+    files = {name.lower() for feed in feeds for name in feed.files}
+    aliases: dict[str, str] = {}
+    for feed in feeds:
+        for alias, name in feed.aliases.items():
+            if alias.lower() in files:
+                raise ValueError(f"platform {platform}: {alias} is an alias of {name} and a file of its own")
+            if aliases.setdefault(alias.lower(), name.lower()) != name.lower():
+                raise ValueError(f"platform {platform}: {alias} is an alias of two files ({aliases[alias.lower()]} "
+                                 f"and {name.lower()})")
+    return aliases
+
+
 def _file_signatures(platform: str, feeds: tuple[FeedSpec, ...]) -> dict[str, tuple[str, ...]]:
     """File name -> header signature over all feeds.
 
@@ -327,7 +354,9 @@ class PlatformSpec:
                              "split it into one platform per delivery")
         if deliveries == ["api"] and self.api is None:
             raise ValueError(f"platform {self.name} fetches its feeds but declares no api=ApiSpec(...)")
-        _file_signatures(self.name, self.feeds)  # conflicting signatures are refused now, not in a run
+        # Conflicting signatures and aliases are refused now, not in a run.
+        _file_signatures(self.name, self.feeds)
+        _file_aliases(self.name, self.feeds)
 
     @property
     def delivery(self) -> Delivery:
@@ -343,6 +372,11 @@ class PlatformSpec:
     def file_signatures(self) -> dict[str, tuple[str, ...]]:
         """Expected file name -> header columns identifying it renamed, from every feed and join."""
         return _file_signatures(self.name, self.feeds)
+
+    @property
+    def file_aliases(self) -> dict[str, str]:
+        """Lower-cased alias -> lower-cased file name it stands for (`Files.aliases`)."""
+        return _file_aliases(self.name, self.feeds)
 
     def feed(self, name: str) -> FeedSpec:
         """The feed called `name`."""

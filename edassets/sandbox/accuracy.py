@@ -112,7 +112,18 @@ def accuracy_table(
     # Corrupted records are expected in the quarantine, not in the warehouse.
     expected = {entity: frame[~frame[ENTITIES_BY_NAME[entity].id_column].isin(bad_by_entity.get(entity, set()))]
                 for entity, frame in expected.items()}
-    table = compare(expected, actual)
+    # A non-roster platform fills the entities its records become, keyed by source_platform:
+    # each is scored on its own rows (two assessment vendors share assessment_result); the
+    # roster fills the rest.
+    vendor_entities = {(p, entity) for p in platforms[1:] for entity in EMULATORS[p].collection_entities.values()}
+    shared = {entity for _, entity in vendor_entities}
+    table = pd.concat([
+        compare({e: f for e, f in expected.items() if e not in shared},
+                {e: f for e, f in actual.items() if e not in shared}).assign(platform=platforms[0]),
+        *(compare({entity: expected[entity][expected[entity]["source_platform"] == p]},
+                  {entity: actual[entity][actual[entity]["source_platform"] == p]}).assign(platform=p)
+          for p, entity in sorted(vendor_entities)),
+    ], ignore_index=True)
     rows = []
     for platform in platforms:
         quarantined = quarantined_ids(instance, store, platform, district_id, sync_days)
@@ -124,9 +135,6 @@ def accuracy_table(
                          "quarantined_wrongly": wrong})
     counts = pd.DataFrame(rows, columns=["platform", "entity", "quarantined_correctly", "quarantined_wrongly"])
     counts = counts.groupby(["platform", "entity"], as_index=False).sum()
-    # A non-roster platform fills the entities its records become; the roster fills the rest.
-    filled_by = {entity: p for p in platforms[1:] for entity in EMULATORS[p].collection_entities.values()}
-    table["platform"] = table["entity"].map(lambda entity: filled_by.get(entity, platforms[0]))
     table = table.merge(counts, on=["platform", "entity"], how="left").fillna(
         {"quarantined_correctly": 0, "quarantined_wrongly": 0})
     table["district_id"] = district_id

@@ -105,9 +105,13 @@ def expected_warehouse(world: World, district_id: str, as_of: date, platforms: S
     if spec.roster_source in platforms:
         roster = EMULATORS[spec.roster_source]
         expected.update(roster.truth(state, roster.id_scheme))
+        vendors: dict[str, list[pd.DataFrame]] = {}
         for platform in platforms:
             if not EMULATORS[platform].roster:
-                expected.update(EMULATORS[platform].truth(state, roster.id_scheme))
+                for entity, frame in EMULATORS[platform].truth(state, roster.id_scheme).items():
+                    vendors.setdefault(entity, []).append(_typed(entity, frame))
+        # Several vendors fill one entity (MAP and another assessment's results): their rows add up.
+        expected.update({entity: pd.concat(frames, ignore_index=True) for entity, frames in vendors.items()})
     return {entity: _typed(entity, frame) for entity, frame in expected.items()}
 
 

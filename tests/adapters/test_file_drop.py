@@ -7,8 +7,11 @@ from pathlib import Path
 import pytest
 
 from edassets.adapters.file_drop import DropError, DropLimits, collect_files, read_drop, select_drop
+from edassets.adapters.sources import Files
+from edassets.adapters.spec import FeedSpec, PlatformSpec, col
 from edassets.handoffs import ReceivedFile
 from edassets.platforms import nwea_map, oneroster_csv
+from edassets.schema import entities as e
 from tests.shared_fixtures import shared_fixture
 
 USERS = b"sourcedId,role\nu1,student\n"
@@ -262,3 +265,28 @@ def test_a_member_whose_bytes_do_not_match_its_crc_is_a_drop_error(tmp_path: Pat
 
     with pytest.raises(DropError, match=r"bundle.zip/users.csv cannot be unzipped \(Bad CRC-32"):
         read_drop([bundle], oneroster_csv.SPEC, oneroster_csv.SPEC.feed("persons"))
+
+
+def _subject_platform() -> PlatformSpec:
+    """Two exports laid out alike, one per subject, each also known by an older name."""
+    header = ("StudentID", "Score")
+
+    def feed(name: str, file: str) -> FeedSpec:
+        return FeedSpec(name=name, entity=e.COURSE, description="test", fields=({"course_id": col("StudentID")},),
+                        source=Files(file, signature=header, aliases=(file.replace("_v2", "_v1"), file.replace("_v2", ""))))
+
+    return PlatformSpec(name="test", title="Test", description="test",
+                        feeds=(feed("reading", "READ_v2.csv"), feed("math", "MATH_v2.csv")))
+
+
+def test_a_file_under_an_alias_plays_its_role_and_a_header_that_fits_two_alike_is_not_guessed() -> None:
+    spec = _subject_platform()
+    export = b"StudentID,Score\nS1,500\n"
+    files = [ReceivedFile("read_v1.csv", export), ReceivedFile("MATH.csv", export + b"S2,600\n"),
+             ReceivedFile("fall scores.csv", export + b"S3,700\n")]
+
+    drop = select_drop(files, [], spec)
+
+    assert dict(drop.roles) == {"read_v2.csv": ("read_v1.csv",), "math_v2.csv": ("MATH.csv",)}
+    assert {f.name: f.reason for f in drop.inventory if f.ignored} == {
+        "fall scores.csv": "renamed, and its header fits math_v2.csv, read_v2.csv alike; hand it over under its export name"}

@@ -1,6 +1,7 @@
 """map_feed: executing a declarative FeedSpec over CSV tables into unified-schema rows plus parse errors."""
 
 from collections.abc import Mapping
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 import pandas as pd
@@ -277,3 +278,14 @@ def test_absent_file_gives_an_empty_batch() -> None:
     assert batch.errors.empty
     assert list(batch.errors.columns) == list(FAILURE_COLUMNS)
     assert (batch.sync_mode, batch.received, batch.archive_key) == ("absent", 0, "")
+
+
+def test_where_names_the_feeds_own_reason_when_it_gives_one() -> None:
+    feed = replace(_feed({"course_id": col("id")}, where=("status", frozenset({"Active"}))),
+                   where_reason="withdrawn by the vendor, not a result")
+
+    batch = _map(feed, {"courses.csv": "id,status\nc1,Active\nc2,Deactivated\n"})
+
+    assert _values(batch.frame["course_id"]) == ["c1"]
+    assert batch.not_applicable[["rule", "value"]].values.tolist() == [
+        ["status is not Active: withdrawn by the vendor, not a result", "Deactivated"]]

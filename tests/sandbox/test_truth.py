@@ -143,6 +143,20 @@ def test_results_need_the_roster(world: World) -> None:
         expected_warehouse(world, CSV_DISTRICT.district_id, SYNC2, ["canvas"])
 
 
+def test_two_vendors_filling_one_entity_add_up(world: World, csv_truth: Loaded,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    class SecondVendor(EMULATORS["nwea_map"]):  # type: ignore[misc, valid-type]
+        platform = "second_vendor"
+
+    monkeypatch.setitem(EMULATORS, "second_vendor", SecondVendor)
+
+    both = expected_warehouse(world, CSV_DISTRICT.district_id, SYNC2, ["oneroster_csv", "nwea_map", "second_vendor"])
+
+    results = both["assessment_result"]
+    assert results["source_platform"].value_counts().to_dict() == {
+        "nwea_map": len(csv_truth["assessment_result"]), "second_vendor": len(csv_truth["assessment_result"])}
+
+
 # --- the accuracy table -------------------------------------------------------------------------------------
 
 

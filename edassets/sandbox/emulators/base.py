@@ -154,6 +154,14 @@ class Emulator(ABC):
         return json_response(status, {"error": "the server is unavailable"})
 
 
+def sis_ghost_id(cls: type[Emulator], digest: bytes) -> str:
+    """A nine-digit SIS id that names nothing (world SIS ids have six to eight digits).
+
+    The `ghost_id` of platforms that name students by SIS id: ``ghost_id = classmethod(sis_ghost_id)``.
+    """
+    return str(100_000_000 + int.from_bytes(digest[8:16]) % 900_000_000)
+
+
 class ApiEmulator(Emulator):
     """A platform that serves JSON records page by page.
 

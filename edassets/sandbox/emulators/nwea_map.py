@@ -16,7 +16,7 @@ from typing import ClassVar
 import pandas as pd
 
 from edassets.sandbox import wire
-from edassets.sandbox.emulators.base import FileEmulator
+from edassets.sandbox.emulators.base import FileEmulator, sis_ghost_id
 from edassets.sandbox.world import WorldState
 
 _WINDOWS = ("FallToFall", "FallToWinter", "FallToSpring", "WinterToWinter", "WinterToSpring", "SpringToSpring")
@@ -64,10 +64,7 @@ class NweaMapEmulator(FileEmulator):
         "dangling_reference": {"AssessmentResults.csv": ("StudentID",)},
     }
 
-    @classmethod
-    def ghost_id(cls, digest: bytes) -> str:
-        """A nine-digit SIS id that names nothing (world SIS ids have six to eight digits)."""
-        return str(100_000_000 + int.from_bytes(digest[8:16]) % 900_000_000)
+    ghost_id = classmethod(sis_ghost_id)
 
     @classmethod
     def render(cls, state: WorldState) -> dict[str, bytes]:
