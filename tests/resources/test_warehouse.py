@@ -107,3 +107,27 @@ def test_a_withdrawn_learning_event_is_kept_inactive_not_deleted(warehouse: Ware
     assert rows["event_id"].tolist() == ["e1"]
     assert not rows["active"].iloc[0] and rows["deactivated_at"].notna().iloc[0]
 
+
+def test_a_numeric_id_matches_the_crosswalk_with_or_without_leading_zeros(warehouse: WarehouseResource) -> None:
+    # The roster writes SIS numbers padded; a vendor that keeps them as numbers strips the zeros.
+    ids = ["0012345", "77", "0000777", "00A1", "042", "0042"]
+    persons = ["p1", "p2", "p3", "p4", "p5", "p6"]
+    n = len(ids)
+    crosswalk = pd.DataFrame({
+        "district_id": pd.Series(["d-z"] * n, dtype=_STRING),
+        "source_platform": pd.Series(["oneroster_csv"] * n, dtype=_STRING),
+        "id_type": pd.Series(["sis_id"] * n, dtype=_STRING),
+        "external_id": pd.Series(ids, dtype=_STRING),
+        "person_id": pd.Series(persons, dtype=_STRING),
+        "active": pd.Series([True] * n, dtype="boolean"),
+        "lineage_archive_key": pd.Series(["k"] * n, dtype=_STRING),
+        "lineage_record_index": pd.Series(range(n), dtype="Int64"),
+        "lineage_run_id": pd.Series(["r"] * n, dtype=_STRING),
+    })
+    warehouse.load(PERSON_IDENTIFIER, crosswalk, snapshot_of=None, now=NOW)
+
+    asked = pd.Series(["12345", "0077", "777", "A1", "42", "0042", pd.NA], dtype=_STRING)
+    resolved = warehouse.person_ids("d-z", asked, ("sis_id",))
+
+    # 77 is written as is; only numbers lose zeros ("A1" is no number); 42 names two persons, 0042 one exactly.
+    assert resolved.tolist() == ["p1", "p2", "p3", pd.NA, pd.NA, "p6", pd.NA]
