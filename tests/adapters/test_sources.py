@@ -58,7 +58,9 @@ def test_each_source_kind_derives_its_delivery_kinds_and_reader(source, delivery
 
 
 def test_the_four_platforms_derive_what_they_used_to_declare() -> None:
-    derived = {name: (spec.delivery, set(spec.kinds)) for name, spec in PLATFORMS.items()}
+    # The four that once declared them; a platform registered later is not this test's business.
+    derived = {name: (PLATFORMS[name].delivery, set(PLATFORMS[name].kinds))
+               for name in ("oneroster_csv", "nwea_map", "oneroster_rest", "clever")}
     assert derived == {"oneroster_csv": ("file_drop", {"csv"}), "nwea_map": ("file_drop", {"csv"}),
                        "oneroster_rest": ("api", {"api"}), "clever": ("api", {"api"})}
     assert PLATFORMS["nwea_map"].file_signatures == {
