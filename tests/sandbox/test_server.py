@@ -344,3 +344,10 @@ def test_credentials_match_the_seed_the_server_was_given(start_sandbox: Callable
     response = requests.get(f"{server.url}/v3.0/districts", timeout=TIMEOUT,
                             headers={"Authorization": f"Bearer {other['token']}"})
     assert response.status_code == 401
+
+
+def test_a_read_only_api_route_answers_405_to_anything_but_get(sandbox: SandboxServer) -> None:
+    refused = requests.post(f"{sandbox.url}/v3.0/users", timeout=TIMEOUT)
+
+    assert refused.status_code == 405 and refused.headers["Allow"] == "GET"
+    assert sandbox.request_log[-1].platform == "clever"
