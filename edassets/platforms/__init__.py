@@ -1,10 +1,10 @@
 """Platform modules: one declarative spec each. Register a new platform in PLATFORMS."""
 
 from edassets.adapters.spec import PlatformSpec
-from edassets.platforms import clever, nwea_map, oneroster_csv, oneroster_rest
+from edassets.platforms import clever, nwea_map, oneroster_csv, oneroster_rest, practice_app
 
 PLATFORMS: dict[str, PlatformSpec] = {
-    spec.name: spec for spec in (oneroster_csv.SPEC, oneroster_rest.SPEC, clever.SPEC, nwea_map.SPEC)
+    spec.name: spec for spec in (oneroster_csv.SPEC, oneroster_rest.SPEC, clever.SPEC, nwea_map.SPEC, practice_app.SPEC)
 }
 
 

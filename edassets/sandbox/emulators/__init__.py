@@ -9,10 +9,11 @@ from edassets.sandbox.emulators.clever import CleverEmulator
 from edassets.sandbox.emulators.nwea_map import NweaMapEmulator
 from edassets.sandbox.emulators.oneroster_csv import OneRosterCsvEmulator
 from edassets.sandbox.emulators.oneroster_rest import OneRosterRestEmulator
+from edassets.sandbox.emulators.practice_app import PracticeAppEmulator
 
 EMULATORS: dict[str, type[Emulator]] = {
     emulator.platform: emulator
-    for emulator in (OneRosterCsvEmulator, OneRosterRestEmulator, CleverEmulator, NweaMapEmulator)
+    for emulator in (OneRosterCsvEmulator, OneRosterRestEmulator, CleverEmulator, NweaMapEmulator, PracticeAppEmulator)
 }
 
 __all__ = ["EMULATORS", "ApiEmulator", "Emulator", "FileEmulator", "emulator", "roster_platforms"]
