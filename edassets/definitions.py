@@ -59,4 +59,20 @@ def build_definitions(settings: Settings, *, onboarding: str = "") -> dg.Definit
     )
 
 
+def asset_graph_lines(definitions: dg.Definitions, platform: str) -> list[str]:
+    """One platform's part of the asset graph as reviewable text: assets with group, kinds and parents, then checks."""
+    graph = definitions.resolve_asset_graph()
+    lines = []
+    for key in sorted(graph.get_all_asset_keys(), key=lambda k: tuple(k.path)):
+        if key.path[0] != platform:
+            continue
+        node = graph.get(key)
+        parents = ", ".join(sorted(p.to_user_string() for p in node.parent_keys))
+        lines.append(f"{key.to_user_string()} [{node.group_name}; {', '.join(sorted(node.kinds))}] <- {parents}")
+    for check in sorted(graph.asset_check_keys, key=lambda c: (tuple(c.asset_key.path), c.name)):
+        if check.asset_key.path[0] == platform:
+            lines.append(f"check {check.asset_key.to_user_string()}:{check.name}")
+    return lines
+
+
 defs = build_definitions(Settings.from_env())

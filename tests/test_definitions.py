@@ -11,35 +11,35 @@ from pathlib import Path
 
 import pytest
 
-from edassets.definitions import build_definitions
+from edassets.definitions import asset_graph_lines, build_definitions
 from edassets.platforms import PLATFORMS
 from tests.assets.conftest import make_settings
 
 REPO = Path(__file__).resolve().parents[1]
-SNAPSHOT = Path(__file__).parent / "snapshots" / "asset_graph.txt"
+SNAPSHOTS = Path(__file__).parent / "snapshots" / "asset_graph"
 DAGSTER_BIN = Path(sys.executable).parent
 
 
 def _graph_lines(tmp_path: Path) -> list[str]:
-    graph = build_definitions(make_settings(tmp_path)).resolve_asset_graph()
-    lines = []
-    for key in sorted(graph.get_all_asset_keys(), key=lambda k: k.path):
-        node = graph.get(key)
-        parents = ", ".join(sorted(p.to_user_string() for p in node.parent_keys))
-        lines.append(f"{key.to_user_string()} [{node.group_name}; {', '.join(sorted(node.kinds))}] <- {parents}")
-    for check in sorted(graph.asset_check_keys, key=lambda c: (c.asset_key.path, c.name)):
-        lines.append(f"check {check.asset_key.to_user_string()}:{check.name}")
-    return lines
+    definitions = build_definitions(make_settings(tmp_path))
+    return [line for platform in PLATFORMS for line in asset_graph_lines(definitions, platform)]
 
 
-def test_asset_graph_matches_the_reviewed_snapshot(tmp_path: Path) -> None:
-    """Adding a platform or feed shows up as a reviewable diff of tests/snapshots/asset_graph.txt."""
-    lines = _graph_lines(tmp_path)
+@pytest.mark.parametrize("platform", sorted(PLATFORMS))
+def test_asset_graph_matches_the_reviewed_snapshot(tmp_path: Path, platform: str) -> None:
+    """Adding a platform or feed shows up as a reviewable diff of tests/snapshots/asset_graph/<platform>.txt."""
+    lines = asset_graph_lines(build_definitions(make_settings(tmp_path)), platform)
+    snapshot = SNAPSHOTS / f"{platform}.txt"
     if os.environ.get("EDASSETS_UPDATE_SNAPSHOT"):
-        SNAPSHOT.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    assert lines == SNAPSHOT.read_text(encoding="utf-8").splitlines(), (
+        snapshot.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert snapshot.exists(), f"{snapshot} is missing: review the graph and rerun with EDASSETS_UPDATE_SNAPSHOT=1"
+    assert lines == snapshot.read_text(encoding="utf-8").splitlines(), (
         "asset graph changed: review it and rerun with EDASSETS_UPDATE_SNAPSHOT=1 to accept"
     )
+
+
+def test_every_snapshot_is_a_registered_platform() -> None:
+    assert {path.stem for path in SNAPSHOTS.glob("*.txt")} == set(PLATFORMS)
 
 
 def test_every_platform_feed_has_four_stages_and_two_checks(tmp_path: Path) -> None:

@@ -58,7 +58,8 @@ COMPARED_COLUMNS: dict[str, tuple[str, ...]] = {
                           "duration_minutes", "counts_for_growth"),
     "learning_activity": ("district_id", "source_platform", "event_id", "person_id", "source_person_id", "class_id",
                           "activity_type", "verb", "object_id", "object_name", "started_at", "ended_at",
-                          "duration_seconds", "score_raw", "score_min", "score_max", "score_scaled", "completed"),
+                          "duration_seconds", "score_raw", "score_min", "score_max", "score_scaled", "completed",
+                          "active"),
 }
 """Per unified entity: its natural key, then the business columns every platform that fills
 the entity can fill. Only these are expected and compared."""

@@ -198,7 +198,8 @@ LEARNING_ACTIVITY = Entity(
         Field("verb", Kind.STRING, "What the person did (xAPI verb IRI or Caliper action)", required=True),
         Field("object_id", Kind.STRING, "What it was done to (activity IRI or id)", required=True),
         Field("object_name", Kind.STRING, "Display name of the object"),
-        Field("started_at", Kind.TIMESTAMP, "Start (UTC)"),
+        # An event that has not happened yet is a corrupted clock or record, as a test taken tomorrow is.
+        Field("started_at", Kind.TIMESTAMP, "Start (UTC)", not_future=True),
         Field("ended_at", Kind.TIMESTAMP, "End (UTC)"),
         Field("duration_seconds", Kind.FLOAT, "Duration", minimum=0),
         Field("score_raw", Kind.FLOAT, "Raw score"),
@@ -208,6 +209,9 @@ LEARNING_ACTIVITY = Entity(
         Field("completed", Kind.BOOLEAN, "Whether the activity was completed"),
     ),
     references=(Reference("person_id", "person"), Reference("class_id", "class")),
+    # Vendors withdraw events: xAPI voiding statements, practice apps' `deleted_at`
+    # (K12_FORMATS §3 #5, #20). A withdrawn event is kept inactive, never deleted (decision 5).
+    soft_delete=True,
 )
 
 ASSESSMENT_RESULT = Entity(

@@ -7,7 +7,7 @@ import pytest
 import sqlalchemy as sa
 
 from edassets.resources.warehouse import MassDeactivationError, WarehouseResource, upgrade_schema
-from edassets.schema.entities import PERSON, PERSON_IDENTIFIER
+from edassets.schema.entities import LEARNING_ACTIVITY, PERSON, PERSON_IDENTIFIER
 
 NOW = datetime(2026, 3, 2, 12, tzinfo=UTC)
 _STRING = pd.StringDtype("pyarrow")
@@ -91,3 +91,43 @@ def test_existing_ids_and_crosswalk_lookups(warehouse: WarehouseResource) -> Non
                                     ("sis_id", "email"))
     # 1002's crosswalk row is inactive (a withdrawn student) but still names them.
     assert resolved.tolist() == ["p1", "p2", "p2", pd.NA]
+
+
+def test_a_withdrawn_learning_event_is_kept_inactive_not_deleted(warehouse: WarehouseResource) -> None:
+    fields = [f for f in LEARNING_ACTIVITY.all_fields if f.name != "lineage_loaded_at"]
+    frame = pd.DataFrame({f.name: pd.Series([pd.NA], dtype=f.kind.pandas_dtype) for f in fields}).assign(
+        district_id="d-a", source_platform="app", event_id="e1", person_id="p1", verb="completed", object_id="o1",
+        active=True, lineage_archive_key="raw/x/page-0.json", lineage_record_index=0, lineage_run_id="run",
+    ).astype({f.name: f.kind.pandas_dtype for f in fields})
+    warehouse.load(LEARNING_ACTIVITY, frame, snapshot_of=None, now=NOW)
+
+    warehouse.load(LEARNING_ACTIVITY, frame.assign(active=False), snapshot_of=None, now=NOW)
+
+    rows = warehouse.district_rows("learning_activity", "d-a")
+    assert rows["event_id"].tolist() == ["e1"]
+    assert not rows["active"].iloc[0] and rows["deactivated_at"].notna().iloc[0]
+
+
+def test_a_numeric_id_matches_the_crosswalk_with_or_without_leading_zeros(warehouse: WarehouseResource) -> None:
+    # The roster writes SIS numbers padded; a vendor that keeps them as numbers strips the zeros.
+    ids = ["0012345", "77", "0000777", "00A1", "042", "0042"]
+    persons = ["p1", "p2", "p3", "p4", "p5", "p6"]
+    n = len(ids)
+    crosswalk = pd.DataFrame({
+        "district_id": pd.Series(["d-z"] * n, dtype=_STRING),
+        "source_platform": pd.Series(["oneroster_csv"] * n, dtype=_STRING),
+        "id_type": pd.Series(["sis_id"] * n, dtype=_STRING),
+        "external_id": pd.Series(ids, dtype=_STRING),
+        "person_id": pd.Series(persons, dtype=_STRING),
+        "active": pd.Series([True] * n, dtype="boolean"),
+        "lineage_archive_key": pd.Series(["k"] * n, dtype=_STRING),
+        "lineage_record_index": pd.Series(range(n), dtype="Int64"),
+        "lineage_run_id": pd.Series(["r"] * n, dtype=_STRING),
+    })
+    warehouse.load(PERSON_IDENTIFIER, crosswalk, snapshot_of=None, now=NOW)
+
+    asked = pd.Series(["12345", "0077", "777", "A1", "42", "0042", pd.NA], dtype=_STRING)
+    resolved = warehouse.person_ids("d-z", asked, ("sis_id",))
+
+    # 77 is written as is; only numbers lose zeros ("A1" is no number); 42 names two persons, 0042 one exactly.
+    assert resolved.tolist() == ["p1", "p2", "p3", pd.NA, pd.NA, "p6", pd.NA]

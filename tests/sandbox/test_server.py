@@ -10,6 +10,7 @@ import pytest
 import requests
 
 from edassets.sandbox.credentials import env_var_name, env_vars
+from edassets.sandbox.emulators import EMULATORS
 from edassets.sandbox.server import SandboxServer
 from tests.sandbox.conftest import (
     DAY1,
@@ -48,7 +49,8 @@ def test_env_vars_name_every_credential_of_every_district() -> None:
     assert variables["SANDBOX_SOUTH_ISD_ONEROSTER_REST_CLIENT_SECRET"] == south["client_secret"]
     assert variables["SANDBOX_SOUTH_ISD_CLEVER_TOKEN"] == south["token"]
     assert env_var_name("north", "clever", "token") in variables
-    assert len(variables) == 6
+    # One variable per credential each emulator hands out, per district: every platform registered counts.
+    assert len(variables) == 2 * sum(len(emulator.credentials) for emulator in EMULATORS.values())
 
 
 # --- lifecycle ------------------------------------------------------------------------------
@@ -342,3 +344,10 @@ def test_credentials_match_the_seed_the_server_was_given(start_sandbox: Callable
     response = requests.get(f"{server.url}/v3.0/districts", timeout=TIMEOUT,
                             headers={"Authorization": f"Bearer {other['token']}"})
     assert response.status_code == 401
+
+
+def test_a_read_only_api_route_answers_405_to_anything_but_get(sandbox: SandboxServer) -> None:
+    refused = requests.post(f"{sandbox.url}/v3.0/users", timeout=TIMEOUT)
+
+    assert refused.status_code == 405 and refused.headers["Allow"] == "GET"
+    assert sandbox.request_log[-1].platform == "clever"

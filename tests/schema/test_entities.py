@@ -10,6 +10,7 @@ from edassets.schema.entities import (
     COURSE,
     ENROLLMENT,
     ENTITIES,
+    LEARNING_ACTIVITY,
     ORG_TYPES,
     PERSON,
     SCHOOL,
@@ -55,6 +56,13 @@ def test_facts_that_are_never_deactivated_have_no_tombstones() -> None:
 
     assert ASSESSMENT_RESULT.tombstone_required == ()
     assert ASSESSMENT_RESULT.tombstones(frame).tolist() == [False]
+
+
+def test_a_withdrawn_learning_event_is_soft_deleted_and_none_starts_in_the_future() -> None:
+    # xAPI voiding statements and practice apps' deleted_at withdraw events; a start after tomorrow is corrupt.
+    assert LEARNING_ACTIVITY.soft_delete
+    assert LEARNING_ACTIVITY.tombstone_required == ("district_id", "source_platform", "event_id", *LINEAGE)
+    assert LEARNING_ACTIVITY.field("started_at").not_future
 
 
 def test_tombstones_are_the_rows_whose_active_is_false() -> None:

@@ -9,11 +9,19 @@ from edassets.sandbox.emulators.clever import CleverEmulator
 from edassets.sandbox.emulators.nwea_map import NweaMapEmulator
 from edassets.sandbox.emulators.oneroster_csv import OneRosterCsvEmulator
 from edassets.sandbox.emulators.oneroster_rest import OneRosterRestEmulator
+from edassets.sandbox.emulators.practice_app import PracticeAppEmulator
 from edassets.sandbox.emulators.renaissance_star import RenaissanceStarEmulator
 
 EMULATORS: dict[str, type[Emulator]] = {
     emulator.platform: emulator
-    for emulator in (OneRosterCsvEmulator, OneRosterRestEmulator, CleverEmulator, NweaMapEmulator, RenaissanceStarEmulator)
+    for emulator in (
+        OneRosterCsvEmulator,
+        OneRosterRestEmulator,
+        CleverEmulator,
+        NweaMapEmulator,
+        RenaissanceStarEmulator,
+        PracticeAppEmulator,
+    )
 }
 
 __all__ = ["EMULATORS", "ApiEmulator", "Emulator", "FileEmulator", "emulator", "roster_platforms"]

@@ -187,6 +187,13 @@ class ApiEmulator(Emulator):
     def handle(self, call: Call) -> Response | None:
         """Answer a request on this emulator's routes; None = not one of them."""
 
+    def claim_get(self, call: Call) -> Response | None:
+        """Claim a call on one of this emulator's read-only routes: the 405 to send unless it is a GET."""
+        call.exchange.platform = self.platform
+        if call.method != "GET":
+            return json_response(405, {"error": "use GET"}, {"Allow": "GET"})
+        return None
+
 
 class FileEmulator(Emulator):
     """A platform whose data a district hands over as files.

@@ -139,10 +139,7 @@ class CleverEmulator(ApiEmulator):
         """Route `/v3.0/<collection>` and `/clever/v3.0/<collection>`."""
         match call.parts:
             case ("clever", "v3.0", collection) | ("v3.0", collection):
-                call.exchange.platform = self.platform
-                if call.method != "GET":
-                    return json_response(405, {"error": "use GET"}, {"Allow": "GET"})
-                return self._page(collection, call)
+                return self.claim_get(call) or self._page(collection, call)
         return None
 
     def _page(self, collection: str, call: Call) -> Response:
