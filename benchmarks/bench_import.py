@@ -36,7 +36,9 @@ PostgreSQL the benchmark database (``EDASSETS_BENCH_PG_URL``, default
 recreated before every repeat. The COPY floor is a plain ``COPY`` of the loaded rows of
 every table the import writes into unindexed copies of them; the indexed floor copies them
 into copies with the tables' own indexes (what any loader keeping them must pay). The
-machine is shared and noisy, so the ratio to the floor is the figure to compare across runs.
+machine is shared and noisy, so the ratio to the floor is the figure to compare across runs,
+and the import process's own CPU seconds (``cpu s``: it waits for other processes' load far
+less than the wall clock does; PostgreSQL's own work is not in it).
 """
 
 from __future__ import annotations
@@ -182,6 +184,8 @@ def child(platform: str, paths: list[str], profile: str | None) -> None:
     from edassets import runs  # imports are part of the fixed cost but not of the timed wall
 
     sampler = threading.Thread(target=sample, daemon=True)
+    before = resource.getrusage(resource.RUSAGE_SELF)
+    cpu_before = before.ru_utime + before.ru_stime
     started_at, started = time.time(), time.perf_counter()
     sampler.start()
     if profile:
@@ -195,10 +199,12 @@ def child(platform: str, paths: list[str], profile: str | None) -> None:
         profiler.dump_stats(profile)
     wall = time.perf_counter() - started
     done.set()
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    peak = usage.ru_maxrss / 1024
     steps = _step_figures(samples, started_at)
     print("BENCH " + json.dumps({
-        "wall": wall, "peak_mb": peak, "failure": outcome.failure, "steps": steps,
+        "wall": wall, "cpu": usage.ru_utime + usage.ru_stime - cpu_before, "peak_mb": peak,
+        "failure": outcome.failure, "steps": steps,
         "feeds": [[f.feed, f.received, f.loaded, f.quarantined, f.status] for f in outcome.feeds],
     }), flush=True)
 
@@ -293,6 +299,7 @@ class Figure:
     warehouse: str
     platform: str
     wall: float
+    cpu: float
     peak_mb: float
     floor_s: float | None
     indexed_floor_s: float | None
@@ -319,7 +326,7 @@ def bench_once(warehouse: str, bundle: Path, nwea: Path, pg_url: str, profile: P
             if warehouse == "postgres":
                 floor = sum(copy_floor(pg_url, table)[1] for table in tables)
                 indexed = sum(copy_floor(pg_url, table, with_indexes=True)[1] for table in tables)
-            figures.append(Figure(warehouse, platform, result["wall"], result["peak_mb"], floor, indexed,
+            figures.append(Figure(warehouse, platform, result["wall"], result["cpu"], result["peak_mb"], floor, indexed,
                                   result["steps"], result["feeds"]))
     return figures
 
@@ -359,6 +366,7 @@ def main() -> None:
                     floor = (f"  COPY floor {figure.floor_s:.2f} s, into the indexed tables {figure.indexed_floor_s:.2f} s"
                              if figure.floor_s else "")
                     print(f"  run {repeat + 1}: {warehouse:<8} {figure.platform:<14} {figure.wall:6.1f} s  "
+                          f"(client CPU {figure.cpu:5.1f} s)  "
                           f"peak {figure.peak_mb:6.0f} MB{floor}", flush=True)
     _print_table(results, sizes)
     if args.steps:
@@ -369,10 +377,11 @@ def main() -> None:
 
 def _print_table(results: dict[tuple[str, str], list[Figure]], sizes: Sizes) -> None:
     print()
-    print(f"{'warehouse':<9} {'import':<14} {'rows':>9} {'wall s':>7} {'rows/s':>8} {'peak MB':>8} "
+    print(f"{'warehouse':<9} {'import':<14} {'rows':>9} {'wall s':>7} {'cpu s':>6} {'rows/s':>8} {'peak MB':>8} "
           f"{'floor s':>8} {'× floor':>8} {'idx floor':>9} {'loaded s':>9} {'target':>14}")
     for (warehouse, platform), figures in results.items():
         wall = statistics.median(f.wall for f in figures)
+        cpu = statistics.median(f.cpu for f in figures)
         peak = max(f.peak_mb for f in figures)
         rows = sizes.users if platform == "oneroster_csv" else sizes.map_results
         floors = [f.floor_s for f in figures if f.floor_s]
@@ -386,7 +395,7 @@ def _print_table(results: dict[tuple[str, str], list[Figure]], sizes: Sizes) -> 
             target = f"{'ok' if met else 'MISSED'} ≤{seconds:.0f}s/{megabytes}MB"
         floor_text = (f"{floor:8.2f} {wall / floor:8.0f} {indexed:9.2f}" if floor and indexed
                       else f"{'-':>8} {'-':>8} {'-':>9}")
-        print(f"{warehouse:<9} {platform:<14} {rows:>9,} {wall:7.1f} {rows / wall:8,.0f} {peak:8.0f} "
+        print(f"{warehouse:<9} {platform:<14} {rows:>9,} {wall:7.1f} {cpu:6.1f} {rows / wall:8,.0f} {peak:8.0f} "
               f"{floor_text} {loaded:9.1f} {target:>14}")
 
 

@@ -141,11 +141,15 @@ def world() -> World:
 def test_a_rate_limited_key_gets_429_with_retry_after_and_the_client_waits_it_out(world: World) -> None:
     day = world.options.sync_dates[0]
     waits: list[float] = []
-    options = {SPEC.name: {"rate_limit": 3, "window_s": 2.0}}
+    # One request per window: three pages inside two windows put two in one of them.
+    options = {SPEC.name: {"rate_limit": 1, "window_s": 2.0}}
     with SandboxServer(world, today=day, emulator_options=options) as server:
         api = SPEC.api
         assert api is not None
         key = sandbox_credentials(SPEC.name, "pa-rest", 11)
+        # Rendered before the first page: a first request slowed by rendering on a loaded
+        # machine would let the window pass, and no request would be over the limit.
+        server.records(SPEC.name, "pa-rest", "sessions")
         client = RestClient(server.base_url(SPEC.name, "pa-rest"), auth=api.auth(key, ""), paginator=api.paginator(),
                             retry=RetryPolicy(max_attempts=6, max_elapsed_s=60, jitter=False),
                             sleep=lambda s: (waits.append(s), time.sleep(s)))

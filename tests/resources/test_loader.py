@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 import sqlalchemy as sa
 
-from edassets.resources import loader
+from edassets.resources import indexes, loader
 from edassets.resources.loader import LoadStats, SnapshotScope, upsert_frame
 
 KEY = ("district_id", "person_id")
@@ -425,3 +425,33 @@ def test_rejects_unsafe_snapshots_and_naive_now(
 ) -> None:
     with pytest.raises(ValueError, match=message):
         load(sqlite_engine, sqlite_people, people_frame([person("p1")]), now=now, snapshot=snapshot)
+
+
+def test_a_load_outnumbering_its_table_rebuilds_the_secondary_index_and_matches_a_maintained_one(
+    engine: sa.Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(indexes, "DEFERRED_INDEX_MIN_ROWS", 3)
+    tables = []
+    for name in (f"people_{uuid.uuid4().hex[:10]}", f"people_{uuid.uuid4().hex[:10]}"):
+        table = people_table(name)
+        sa.Index(f"ix_{name}_given_name", table.c.district_id, table.c.given_name)
+        table.create(engine)
+        tables.append(table)
+    rebuilt, maintained = tables
+    try:
+        first = people_frame([person(f"p{i}") for i in range(4)])
+        second = people_frame([person("p1", gpa=2.0), person("p9")], run_id="run-2")
+        assert load(engine, rebuilt, first, now=T0).inserted == 4
+        # Two rows into a table of four: the index is maintained as it goes.
+        assert load(engine, rebuilt, second, now=T1) == LoadStats(2, 1, 1, 0, 0)
+        monkeypatch.setattr(indexes, "DEFERRED_INDEX_MIN_ROWS", 1_000)
+        for frame, now in ((first, T0), (second, T1)):
+            load(engine, maintained, frame, now=now)
+
+        with engine.connect() as connection:
+            assert [ix["name"] for ix in sa.inspect(connection).get_indexes(rebuilt.name)] == [
+                f"ix_{rebuilt.name}_given_name"]
+        assert rows_by_id(engine, rebuilt) == rows_by_id(engine, maintained)
+    finally:
+        for table in tables:
+            table.drop(engine)
