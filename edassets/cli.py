@@ -121,6 +121,16 @@ def _cmd_sandbox(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_new_platform(args: argparse.Namespace) -> int:
+    from edassets.scaffold import new_platform, source_checkout
+
+    root = source_checkout()
+    for path in new_platform(args.name, args.kind, root):
+        print(f"wrote {path.relative_to(root)}")
+    print(f"{args.name} is registered: edit its mapping and its emulator to the vendor's format, then run the tests")
+    return 0
+
+
 def _cmd_db_upgrade(_: argparse.Namespace) -> int:
     from edassets.resources.warehouse import upgrade_schema
 
@@ -154,7 +164,7 @@ def _parser() -> argparse.ArgumentParser:
     replay.add_argument("--date", required=True, help="the partition day to rebuild, YYYY-MM-DD")
     replay.set_defaults(handler=_cmd_run)
 
-    demo = commands.add_parser("demo", help="sync three synthetic districts from the sandbox through every platform")
+    demo = commands.add_parser("demo", help="sync one synthetic district per roster platform from the sandbox through every platform")
     demo.add_argument("--students", type=int, default=600, help="students per demo district")
     demo.set_defaults(handler=_cmd_demo)
 
@@ -163,6 +173,12 @@ def _parser() -> argparse.ArgumentParser:
     sandbox.add_argument("--students", type=int, default=600, help="students per district")
     sandbox.add_argument("--today", default="2026-01-12", help="the day the APIs serve (the world's first sync date)")
     sandbox.set_defaults(handler=_cmd_sandbox)
+
+    scaffold = commands.add_parser("new-platform", help="write a working platform module, emulator, fixture and test")
+    scaffold.add_argument("name", help="the platform id: lower-case snake_case (letters, digits, single underscores)")
+    scaffold.add_argument("--kind", required=True, choices=("csv", "api", "push"),
+                          help="csv: a handed-over export; api: an API-key REST API; push: not yet supported")
+    scaffold.set_defaults(handler=_cmd_new_platform)
 
     database = commands.add_parser("db", help="warehouse administration")
     database_commands = database.add_subparsers(dest="db_command", required=True)

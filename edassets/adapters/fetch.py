@@ -64,7 +64,9 @@ def plan_fetch(feed: FeedSpec, cursor: datetime | None) -> FetchPlan:
     params = dict(endpoint.params)
     incremental = endpoint.incremental
     if incremental is None or cursor is None:
-        return FetchPlan(params, "snapshot", None)
+        # A full listing is a snapshot, unless the feed's records are events: a listing that
+        # misses an event says nothing about it, so nothing is deactivated for its absence.
+        return FetchPlan(params, "events" if feed.sync_mode == "events" else "snapshot", None)
     since = cursor - incremental.lookback
     # ISO 8601 with milliseconds and Z: how OneRoster writes dateLastModified.
     value = since.strftime("%Y-%m-%dT%H:%M:%S.") + f"{since.microsecond // 1000:03d}Z"

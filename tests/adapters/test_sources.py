@@ -6,6 +6,7 @@ import dagster as dg
 import pandas as pd
 import pytest
 
+from edassets.adapters.fetch import plan_fetch
 from edassets.adapters.file_drop import select_drop
 from edassets.adapters.http import RateLimit, RetryPolicy, SinglePagePaginator
 from edassets.adapters.parse import parse_drop
@@ -147,3 +148,11 @@ def test_an_alias_that_is_another_file_or_names_two_files_is_refused() -> None:
     with pytest.raises(ValueError, match=r"COURSES_V1.csv is an alias of two files \(courses_v2.csv and classes.csv\)"):
         _platform(first, _feed(Files("classes.csv", aliases=("COURSES_V1.csv",)), "classes"))
     assert _platform(first).file_aliases == {"courses_v1.csv": "courses_v2.csv"}
+
+
+@pytest.mark.parametrize(("sync_mode", "fetched_as"), [("snapshot", "snapshot"), ("events", "events")])
+def test_a_full_api_listing_keeps_an_events_feed_an_events_batch(sync_mode: str, fetched_as: str) -> None:
+    # Events (results, sessions) are never deactivated because a listing missed them.
+    feed = FeedSpec(name="results", entity=e.COURSE, description="d", source=Api(Endpoint(path="/r", records_path="r")),
+                    sync_mode=sync_mode, fields=({"course_id": col("id"), "title": col("title")},))  # type: ignore[arg-type]
+    assert plan_fetch(feed, None).sync_mode == fetched_as

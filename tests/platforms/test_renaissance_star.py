@@ -309,7 +309,7 @@ def test_a_sandbox_district_loads_every_valid_star_test_and_quarantines_every_ba
         warehouse.engine().dispose()
 
     # MAP's results share the entity and are scored on their own row.
-    assert set(table.loc[table["entity"] == "assessment_result", "platform"]) == {"nwea_map", SPEC.name}
+    assert {"nwea_map", SPEC.name} <= set(table.loc[table["entity"] == "assessment_result", "platform"])
     results = table[(table["entity"] == "assessment_result") & (table["platform"] == SPEC.name)].iloc[0]
     assert results["loaded_correctly"] == results["records_expected"]
     assert (results["loaded_wrong"], results["missing"], results["unexpected"]) == (0, 0, 0)
