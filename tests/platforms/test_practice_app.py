@@ -170,6 +170,9 @@ REASONS = {
 }
 
 
+# Two full syncs of a district; the default suite's faulty sync of every platform
+# (tests/sandbox/test_bad_records_end_to_end.py) covers the same ground once.
+@pytest.mark.slow
 def test_a_district_loads_every_valid_session_and_quarantines_every_injected_bad_one(world: World, tmp_path: Path) -> None:
     bad = Fault("bad_records", SPEC.name, params={"rate": 0.01, "collections": ["sessions"]})
     settings = make_settings(tmp_path)

@@ -288,6 +288,9 @@ BAD_RECORDS = Fault("bad_records", "*", params={
 })
 
 
+# Two full syncs of a district; the default suite's faulty sync of every platform
+# (tests/sandbox/test_bad_records_end_to_end.py) covers the same ground once.
+@pytest.mark.slow
 def test_a_sandbox_district_loads_every_valid_star_test_and_quarantines_every_bad_one(tmp_path: Path) -> None:
     world = World.generate(WorldOptions(
         districts=(DistrictSpec("star-e2e", "Star Unified", 500, "oneroster_csv", "America/Chicago"),),
