@@ -31,7 +31,7 @@ import numpy as np
 import pandas as pd
 
 from edassets.sandbox import wire
-from edassets.sandbox.emulators.base import API_FAULTS, ApiEmulator, Host
+from edassets.sandbox.emulators.base import API_FAULTS, ApiEmulator, Host, sis_ghost_id
 from edassets.sandbox.http import Call, QueryError, Response, int_param, json_response
 from edassets.sandbox.world import XAPI_VERBS, WorldState
 
@@ -112,10 +112,7 @@ class PracticeAppEmulator(ApiEmulator):
         self._lock = threading.Lock()
         self._windows: dict[str, tuple[int, int]] = {}  # key -> (window number, requests in it)
 
-    @classmethod
-    def ghost_id(cls, digest: bytes) -> str:
-        """A nine-digit SIS number that names nobody (world SIS ids have six to eight digits)."""
-        return str(100_000_000 + int.from_bytes(digest[8:16]) % 900_000_000)
+    ghost_id = classmethod(sis_ghost_id)
 
     @classmethod
     def render(cls, state: WorldState, collection: str) -> list[dict[str, Any]]:
